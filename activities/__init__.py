@@ -1,0 +1,1 @@
+"""Side effects: projections to PostgreSQL and notifications. Methods on injected classes."""

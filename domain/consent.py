@@ -1,0 +1,45 @@
+"""Contact consents per channel and purpose (PIPL: consent per purpose; a client may refuse all)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ContactChannel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+    PHONE = "phone"
+    POST = "post"
+    APP = "app"
+
+
+class Purpose(StrEnum):
+    SERVICE = "service"  # callbacks, plan reviews, risk re-assessment
+    CARE = "care"  # birthday and holiday greetings
+    EVENTS = "events"  # seminars, exchange meetings, outdoor activities
+    COMPLAINT = "complaint"  # acknowledgement, progress and outcome of the client's complaint
+
+
+class Consents(BaseModel):
+    """`granted[channel]` lists the purposes the client agreed to on that channel.
+
+    Complaint correspondence about the client's own complaint is a legal duty, so it is allowed
+    on any channel the client used or granted for anything, even under do-not-contact.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    granted: dict[ContactChannel, frozenset[Purpose]] = {}
+    do_not_contact: bool = False
+
+    def allows(self, channel: ContactChannel, purpose: Purpose) -> bool:
+        if purpose is Purpose.COMPLAINT:
+            return channel in self.granted
+        if self.do_not_contact:
+            return False
+        return purpose in self.granted.get(channel, frozenset())
+
+    def channels_for(self, purpose: Purpose) -> list[ContactChannel]:
+        return [c for c in ContactChannel if self.allows(c, purpose)]

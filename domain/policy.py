@@ -1,0 +1,137 @@
+"""The policy file's model: every number DOMAIN.md leaves open, with its defaults.
+
+Loading the file is I/O and lives in `infra.policy_file`; this module only validates values, so
+workflows receive a `Policy` in their input and never read files or settings themselves.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from domain.enums import Tier
+from domain.periods import IsoPeriod, Period
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+def _p(text: str) -> Period:
+    return Period.parse(text)
+
+
+class TierThreshold(BaseModel):
+    model_config = _STRICT
+    aum: Decimal = Field(ge=0, description="assets under management, CNY")
+    annual_contribution: Decimal = Field(ge=0, description="revenue to the firm, CNY per year")
+    transactions_12m: int = Field(ge=0)
+
+
+class TieringPolicy(BaseModel):
+    model_config = _STRICT
+    diamond: TierThreshold = TierThreshold(
+        aum=Decimal(10_000_000), annual_contribution=Decimal(100_000), transactions_12m=12
+    )
+    platinum: TierThreshold = TierThreshold(
+        aum=Decimal(3_000_000), annual_contribution=Decimal(30_000), transactions_12m=6
+    )
+    gold: TierThreshold = TierThreshold(
+        aum=Decimal(500_000), annual_contribution=Decimal(5_000), transactions_12m=2
+    )
+    downgrade_after_reviews: int = Field(default=2, ge=1, le=12)
+    review_every: IsoPeriod = _p("P3M")
+    review_page_size: int = Field(default=500, ge=1, le=10_000)
+
+    def threshold(self, tier: Tier) -> TierThreshold | None:
+        return {Tier.DIAMOND: self.diamond, Tier.PLATINUM: self.platinum, Tier.GOLD: self.gold}.get(
+            tier
+        )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TieringPolicy:
+        for field in ("aum", "annual_contribution", "transactions_12m"):
+            d, p, g = (getattr(t, field) for t in (self.diamond, self.platinum, self.gold))
+            if not d >= p >= g:
+                raise ValueError(f"tiers.*.{field} must not increase from diamond to gold")
+        return self
+
+
+class ServicePolicy(BaseModel):
+    model_config = _STRICT
+    callback_every: dict[Tier, IsoPeriod] = {
+        Tier.DIAMOND: _p("P1M"),
+        Tier.PLATINUM: _p("P3M"),
+        Tier.GOLD: _p("P6M"),
+        Tier.REGULAR: _p("P1Y"),
+    }
+    callback_grace: IsoPeriod = _p("P7D")
+    plan_review_every: IsoPeriod = _p("P6M")
+    risk_assessment_valid_for: IsoPeriod = _p("P1Y")
+    callback_jitter: IsoPeriod = Field(
+        default=_p("P3D"), description="callbacks spread deterministically per client over this"
+    )
+    contact_hour: int = Field(default=10, ge=0, le=23, description="local hour greetings go out")
+    continue_as_new_after: IsoPeriod = _p("P1Y")
+
+    @field_validator("callback_every")
+    @classmethod
+    def _every_tier(cls, value: dict[Tier, Period]) -> dict[Tier, Period]:
+        missing = [t.value for t in Tier if t not in value]
+        if missing:
+            raise ValueError(f"a callback cadence is required for every tier; missing {missing}")
+        return value
+
+
+class HolidayPolicy(BaseModel):
+    model_config = _STRICT
+    country: str = "CN"
+    greet: list[str] = [
+        "New Year's Day",
+        "Chinese New Year (Spring Festival)",
+        "Dragon Boat Festival",
+        "Mid-Autumn Festival",
+        "National Day",
+    ]
+
+
+class ComplaintPolicy(BaseModel):
+    model_config = _STRICT
+    acknowledge_within: IsoPeriod = _p("PT24H")
+    assess_within: IsoPeriod = _p("P2D")
+    decision_within: IsoPeriod = _p("P15D")
+    decision_within_complex: IsoPeriod = _p("P30D")
+    extension: IsoPeriod = _p("P30D")
+    max_extensions: int = Field(default=1, ge=0)
+    warn_before: IsoPeriod = _p("P3D")
+    survey_reminders: list[IsoPeriod] = [_p("P3D"), _p("P7D")]
+    survey_timeout: IsoPeriod = _p("P14D")
+    satisfied_at: int = Field(default=4, ge=1, le=5)
+
+
+class SchedulePolicy(BaseModel):
+    model_config = _STRICT
+    tier_review_cron: str = "0 2 1 1,4,7,10 *"
+    kpi_report_cron: str = "0 3 1 * *"
+
+
+class Policy(BaseModel):
+    model_config = _STRICT
+    timezone: str = "Asia/Shanghai"
+    tiers: TieringPolicy = TieringPolicy()
+    service: ServicePolicy = ServicePolicy()
+    holidays: HolidayPolicy = HolidayPolicy()
+    complaints: ComplaintPolicy = ComplaintPolicy()
+    schedules: SchedulePolicy = SchedulePolicy()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

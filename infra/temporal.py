@@ -1,0 +1,93 @@
+"""One way to build the data converter and connect, shared by worker, starter, auditor and tests."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from temporalio.client import Client, TLSConfig
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+
+from infra.codec import EncryptionCodec
+from infra.keys import KeyRing, load_keyring
+from infra.settings import Settings, get_settings
+
+
+def data_converter(keyring: KeyRing) -> DataConverter:
+    """Pydantic payloads, encrypted; failure messages and stack traces are encrypted too."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(keyring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    if not (settings.temporal_tls or settings.temporal_tls_client_cert):
+        return False
+
+    def read(path: object) -> bytes | None:
+        return path.read_bytes() if path is not None else None  # type: ignore[attr-defined]
+
+    return TLSConfig(
+        server_root_ca_cert=read(settings.temporal_tls_server_ca),
+        client_cert=read(settings.temporal_tls_client_cert),
+        client_private_key=read(settings.temporal_tls_client_key),
+        domain=settings.temporal_tls_server_name,
+    )
+
+
+async def connect(settings: Settings | None = None, keyring: KeyRing | None = None) -> Client:
+    settings = settings or get_settings()
+    keyring = keyring or load_keyring(settings)
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(keyring),
+        tls=tls_config(settings),
+        api_key=settings.temporal_api_key,
+    )
+
+
+def search_attribute_flags() -> list[str]:
+    """`--search-attribute Name=Type` flags for `temporal server start-dev`."""
+    from workflows.search_attributes import ALL
+
+    flags: list[str] = []
+    for key in ALL:
+        flags += ["--search-attribute", f"{key.name}={_type_name(key)}"]
+    return flags
+
+
+def _type_name(key: object) -> str:
+    indexed = key.indexed_value_type  # type: ignore[attr-defined]
+    return {1: "Text", 2: "Keyword", 3: "Int", 4: "Double", 5: "Bool", 6: "Datetime"}[int(indexed)]
+
+
+async def register_search_attributes(client: Client) -> None:
+    """For servers started without the flags (the time-skipping test server, a real cluster)."""
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from workflows.search_attributes import ALL
+
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        existing = set(listed.custom_attributes)
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:  # the test server cannot list them
+            raise
+        existing = set()
+    wanted = {key.name: key.indexed_value_type for key in ALL if key.name not in existing}
+    if wanted:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes=wanted,  # type: ignore[arg-type]
+            )
+        )

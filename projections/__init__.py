@@ -1,0 +1,1 @@
+"""PostgreSQL read models derived from the workflow histories (always rebuildable from them)."""

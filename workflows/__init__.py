@@ -1,0 +1,1 @@
+"""Deterministic Temporal workflows; they import only `domain` and activity stubs."""
