@@ -1,0 +1,131 @@
+"""The one way anything reaches a person: a consent-checked outbox row, then a pluggable sender."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from temporalio import activity
+
+from activities.deps import ActivityDeps
+from domain.consent import Consents, ContactChannel, Purpose
+from projections.tables import clients, notifications
+from projections.writer import insert_once
+
+RecipientKind = Literal["client", "advisor", "handler", "supervisor"]
+
+
+class NotifyRequest(BaseModel):
+    notification_id: str = Field(description="idempotency key: <workflow_id>:<seq>:<purpose>")
+    workflow_id: str
+    client_id: str | None = None
+    recipient_kind: RecipientKind = "client"
+    recipient_id: str | None = None
+    purpose: Purpose
+    template: str
+    channel: ContactChannel | None = Field(
+        default=None, description="client messages: the preferred channel, if consented"
+    )
+    params: dict[str, Any] = {}
+
+
+class NotifyResult(BaseModel):
+    status: Literal["sent", "suppressed"]
+    channel: str | None = None
+    reason: str | None = None
+
+
+class Sender(Protocol):
+    def send(self, request: NotifyRequest, channel: str) -> None: ...
+
+
+class LogSender:
+    """The default sender: records the dispatch. Swap in an SMS or e-mail gateway in production."""
+
+    def send(self, request: NotifyRequest, channel: str) -> None:
+        activity.logger.info(
+            "notification dispatched",
+            extra={"template": request.template, "channel": channel, "purpose": request.purpose},
+        )
+
+
+class NotificationActivities:
+    def __init__(self, deps: ActivityDeps, sender: Sender | None = None) -> None:
+        self._deps = deps
+        self._sender = sender or LogSender()
+
+    def _client_consents(self, client_id: str) -> Consents | None:
+        with self._deps.engine.connect() as conn:
+            row = conn.execute(
+                select(clients.c.consents, clients.c.do_not_contact, clients.c.erased_at).where(
+                    clients.c.client_id == client_id
+                )
+            ).first()
+        if row is None or row.erased_at is not None:
+            return None
+        return Consents.model_validate({**row.consents, "do_not_contact": row.do_not_contact})
+
+    def _decide(self, req: NotifyRequest) -> NotifyResult:
+        if req.recipient_kind != "client":
+            return NotifyResult(status="sent", channel="internal")
+        consents = self._client_consents(req.client_id) if req.client_id else None
+        if consents is None:
+            return NotifyResult(status="suppressed", reason="no client file or consents on record")
+        allowed = consents.channels_for(req.purpose)
+        if req.channel is not None and req.channel in allowed:
+            return NotifyResult(status="sent", channel=req.channel.value)
+        if allowed:
+            return NotifyResult(status="sent", channel=allowed[0].value)
+        reason = "do_not_contact" if consents.do_not_contact else f"no consent for {req.purpose}"
+        return NotifyResult(status="suppressed", reason=reason)
+
+    @activity.defn(name="notify")
+    def notify(self, req: NotifyRequest) -> NotifyResult:
+        """Idempotent on `notification_id`: a retry finds the outbox row and does not resend."""
+        with self._deps.engine.begin() as conn:
+            existing = conn.execute(
+                select(
+                    notifications.c.status,
+                    notifications.c.channel,
+                    notifications.c.suppressed_reason,
+                ).where(notifications.c.notification_id == req.notification_id)
+            ).first()
+            if existing is not None:
+                return NotifyResult(
+                    status="suppressed" if existing.status == "suppressed" else "sent",
+                    channel=existing.channel,
+                    reason=existing.suppressed_reason,
+                )
+            result = self._decide(req)
+            now = datetime.now(UTC)
+            insert_once(
+                conn,
+                notifications,
+                [
+                    {
+                        "notification_id": req.notification_id,
+                        "workflow_id": req.workflow_id,
+                        "client_id": req.client_id,
+                        "recipient_kind": req.recipient_kind,
+                        "recipient_id": req.recipient_id,
+                        "channel": result.channel or "none",
+                        "purpose": req.purpose.value,
+                        "template": req.template,
+                        "status": "queued" if result.status == "sent" else "suppressed",
+                        "suppressed_reason": result.reason,
+                        "params": req.params,
+                        "created_at": now,
+                    }
+                ],
+                ("notification_id",),
+            )
+            if result.status == "sent" and result.channel:
+                self._sender.send(req, result.channel)
+                conn.execute(
+                    notifications.update()
+                    .where(notifications.c.notification_id == req.notification_id)
+                    .values(status="sent", sent_at=now)
+                )
+        return result
