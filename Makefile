@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m infra.devstack
+	$(BIN)/python -m infra.devstack $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

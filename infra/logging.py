@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import structlog
@@ -19,8 +20,7 @@ def configure_logging(level: int = logging.INFO, fmt: str | None = None) -> None
     if _configured:
         return
     _configured = True
-    if fmt is None:
-        fmt = "console" if sys.stderr.isatty() else "json"
+    fmt = fmt or os.environ.get("LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
     )

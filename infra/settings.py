@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / ".data"
+DATA_DIR = Path(os.environ.get("CLIENT_CARE_DATA_DIR") or ROOT / ".data")
 DEFAULT_POLICY = ROOT / "config" / "policy.toml"
 
 

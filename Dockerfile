@@ -1,0 +1,19 @@
+# The Client Care application image: worker, codec server, migrations, starter and auditor.
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY domain ./domain
+COPY workflows ./workflows
+COPY activities ./activities
+COPY projections ./projections
+COPY commands ./commands
+COPY infra ./infra
+COPY audit ./audit
+COPY reports ./reports
+COPY migrations ./migrations
+COPY config ./config
+COPY alembic.ini worker.py starter.py auditor.py ./
+RUN pip install . && useradd --system --uid 10001 clientcare
+USER clientcare
+CMD ["python", "worker.py"]

@@ -1,0 +1,192 @@
+"""`make run`: the whole stack on this machine, with demo data, until Ctrl-C.
+
+Temporal dev server (state and UI), embedded PostgreSQL (unless DATABASE_URL is set), schema
+migrations, codec server, worker, demo data; everything persists under .data/ and is reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import time
+
+from infra.binaries import MissingBinaryError, temporal_cli
+from infra.database import DEV_PG_PORT, database_url
+from infra.embedded_pg import EmbeddedPostgres, PostgresStartError
+from infra.keys import load_keyring
+from infra.policy_file import PolicyFileError, policy_from_settings
+from infra.processes import Supervisor, port_in_use, wait_for_port
+from infra.settings import DATA_DIR, ROOT, Settings
+from infra.temporal import search_attribute_flags
+
+MIN_FREE_DISK = 512 * 1024 * 1024
+
+
+class StackError(Exception):
+    """Something the stack needs is not there; the message says what."""
+
+
+def _temporal_port(settings: Settings) -> int:
+    host, _, port = settings.temporal_address.rpartition(":")
+    if host not in ("localhost", "127.0.0.1", "[::1]"):
+        raise StackError(
+            f"TEMPORAL_ADDRESS={settings.temporal_address} is not local; the dev stack starts its "
+            "own Temporal server. Use --external-temporal to use that cluster instead."
+        )
+    return int(port)
+
+
+def preflight(settings: Settings, external_temporal: bool) -> dict[str, int]:
+    """Checks ports, disk and binaries before anything starts, so a failure leaves nothing."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(DATA_DIR).free < MIN_FREE_DISK:
+        raise StackError(f"less than 512 MiB free under {DATA_DIR}")
+    ports: dict[str, int] = {"codec server": settings.codec_server_port}
+    if not external_temporal:
+        temporal_cli()
+        port = _temporal_port(settings)
+        ports |= {"Temporal frontend": port, "Temporal UI": port + 1000}
+    if settings.database_url is None:
+        ports["PostgreSQL"] = DEV_PG_PORT
+    busy = [f"{name} port {port}" for name, port in ports.items() if port_in_use(port)]
+    if busy:
+        raise StackError(
+            f"already in use: {', '.join(busy)}. Is another `make run` running? Stop it, or "
+            "free the port."
+        )
+    return ports
+
+
+def _print_where_to_look(ports: dict[str, int], settings: Settings, db_url: str) -> None:
+    ui = ports.get("Temporal UI")
+    lines = [
+        "",
+        "Client Care is running. Ctrl-C stops everything.",
+        f"  Temporal UI      http://localhost:{ui}  (payloads decoded through the codec server)"
+        if ui
+        else f"  Temporal         {settings.temporal_address}",
+        f"  Temporal gRPC    {settings.temporal_address}  namespace {settings.temporal_namespace}",
+        f"  Codec server     http://localhost:{settings.codec_server_port}"
+        "  (token in .data/codec-token)",
+        f"  PostgreSQL       {db_url.replace('+psycopg', '')}",
+        f"  Logs             {DATA_DIR / 'logs'}",
+        "  Try              .venv/bin/python starter.py complaint show <id>   |   "
+        ".venv/bin/python auditor.py history client-<id>",
+        "  Saved searches   ComplaintStage='investigation' AND SlaBreached=true  (see README)",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings()
+    try:
+        policy_from_settings(settings)  # refuse a bad policy file before starting anything
+        ports = preflight(settings, args.external_temporal)
+        load_keyring(settings, create_dev_key=True)
+    except (StackError, PolicyFileError, MissingBinaryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    supervisor = Supervisor(DATA_DIR / "logs")
+    pg: EmbeddedPostgres | None = None
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        if settings.database_url is None:
+            print(f"starting PostgreSQL on 127.0.0.1:{DEV_PG_PORT} (data in .data/postgres)")
+            pg = EmbeddedPostgres(DATA_DIR / "postgres", DEV_PG_PORT)
+            pg.start()
+        db_url = database_url(settings)
+        from projections.migrate import upgrade
+
+        print("applying schema migrations")
+        upgrade(db_url)
+
+        env = {"DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)}
+        if not args.external_temporal:
+            port = _temporal_port(settings)
+            print(f"starting Temporal dev server on :{port}, UI on :{port + 1000}")
+            temporal = supervisor.start(
+                "temporal",
+                [
+                    temporal_cli(),
+                    "server",
+                    "start-dev",
+                    "--db-filename",
+                    str(DATA_DIR / "temporal.db"),
+                    "--ip",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--ui-port",
+                    str(port + 1000),
+                    "--namespace",
+                    settings.temporal_namespace,
+                    "--ui-codec-endpoint",
+                    f"http://localhost:{settings.codec_server_port}",
+                    "--log-level",
+                    "warn",
+                    *search_attribute_flags(),
+                ],
+            )
+            wait_for_port(port, temporal, 60, "the Temporal dev server")
+
+        print(f"starting codec server on :{settings.codec_server_port}")
+        codec = supervisor.start("codec-server", [sys.executable, "-m", "infra.codec_server"], env)
+        wait_for_port(settings.codec_server_port, codec, 30, "the codec server")
+
+        print("starting worker")
+        supervisor.start("worker", [sys.executable, str(ROOT / "worker.py")], env)
+
+        if not args.no_demo:
+            print("loading demo data through the workflows")
+            from commands.demo import load_demo_sync
+
+            os.environ["DATABASE_URL"] = db_url
+            load_demo_sync(settings, small=args.small_demo)
+
+        _print_where_to_look(ports, settings, db_url)
+        if args.exit_after_start:
+            return 0
+        while not stopping:
+            dead = supervisor.failed()
+            if dead:
+                print(f"error: {', '.join(dead)} stopped; see {DATA_DIR / 'logs'}", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        print("stopping")
+        return 0
+    except (StackError, PostgresStartError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        supervisor.stop_all()
+        if pg is not None:
+            pg.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__)
+    parser.add_argument("--no-demo", action="store_true", help="start without loading demo data")
+    parser.add_argument("--small-demo", action="store_true", help="a handful of demo records")
+    parser.add_argument(
+        "--external-temporal",
+        action="store_true",
+        help="use the cluster at TEMPORAL_ADDRESS instead of starting a dev server",
+    )
+    parser.add_argument("--exit-after-start", action="store_true", help=argparse.SUPPRESS)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

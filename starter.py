@@ -1,0 +1,109 @@
+"""Commands for backend services: `python starter.py <noun> <verb> [ID] [--json '{…}' | --file F]`.
+
+Prints one JSON object on stdout and exits 0; a refused command prints a JSON error object on
+stderr and exits 1 (2 for a malformed command line, 3 when Temporal cannot be reached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from commands.base import CommandContext, CommandError
+from commands.catalog import NOUNS, needs_temporal
+
+EXIT_REJECTED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
+
+
+def _fail(code: int, error: CommandError) -> int:
+    print(json.dumps(error.as_json(), ensure_ascii=False), file=sys.stderr)
+    return code
+
+
+def _body(args: argparse.Namespace) -> dict[str, Any]:
+    text = args.json
+    if args.file:
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot read --file {args.file}: {exc.strerror}", "usage") from exc
+    if not text:
+        return {}
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"the body is not valid JSON: {exc.msg} at line {exc.lineno}", "usage")
+    if not isinstance(body, dict):
+        raise CommandError("the body must be a JSON object", "usage")
+    return body
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="starter.py", description=__doc__)
+    parser.add_argument("noun", choices=sorted(NOUNS))
+    parser.add_argument("verb")
+    parser.add_argument("id", nargs="?")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--json", help="the command's body as a JSON object")
+    source.add_argument("--file", help="a file holding the body as a JSON object")
+    return parser.parse_args(argv)
+
+
+async def run(argv: list[str]) -> int:
+    from infra.keys import KeyRingError
+    from infra.logging import configure_logging
+    from infra.policy_file import PolicyFileError, policy_from_settings
+    from infra.settings import Settings
+
+    configure_logging()
+    try:
+        args = parse(argv)
+    except SystemExit as exc:
+        return EXIT_USAGE if exc.code else 0
+    verbs = NOUNS[args.noun]
+    if args.verb not in verbs:
+        return _fail(
+            EXIT_USAGE,
+            CommandError(
+                f"unknown command '{args.noun} {args.verb}'; known: {', '.join(sorted(verbs))}",
+                "usage",
+            ),
+        )
+    try:
+        body = _body(args)
+        settings = Settings()
+        policy = policy_from_settings(settings)
+        client = None
+        if needs_temporal(args.noun, args.verb):
+            from infra.temporal import connect
+
+            try:
+                client = await connect(settings)
+            except RuntimeError as exc:
+                return _fail(
+                    EXIT_UNAVAILABLE,
+                    CommandError(
+                        f"cannot reach Temporal at {settings.temporal_address}: {exc}",
+                        "unavailable",
+                    ),
+                )
+        ctx = CommandContext(client=client, policy=policy, task_queue=settings.temporal_task_queue)  # type: ignore[arg-type]
+        result = await verbs[args.verb](ctx, args.id, body)
+    except CommandError as exc:
+        return _fail(EXIT_USAGE if exc.code == "usage" else EXIT_REJECTED, exc)
+    except (PolicyFileError, KeyRingError) as exc:
+        return _fail(EXIT_UNAVAILABLE, CommandError(str(exc), "configuration"))
+    print(json.dumps(result, ensure_ascii=False, default=str))
+    return 0
+
+
+def main() -> int:
+    return asyncio.run(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

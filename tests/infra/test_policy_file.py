@@ -1,0 +1,89 @@
+"""The shipped policy file, overrides, and refusals that name the bad field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from domain.enums import Tier
+from domain.policy import Policy
+from infra.policy_file import PolicyFileError, load_policy
+from infra.settings import DEFAULT_POLICY, Settings
+
+
+def test_shipped_file_holds_exactly_the_documented_defaults() -> None:
+    assert load_policy(DEFAULT_POLICY) == Policy()
+
+
+def test_override_sets_a_test_deadline_in_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[complaints]\ndecision_within = "PT20S"\n')
+    policy = load_policy(path)
+    assert policy.complaints.decision_within.exact == timedelta(seconds=20)
+    assert policy.service.callback_every[Tier.DIAMOND].months == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('[complaints]\ndecision_within = "fifteen days"\n', "complaints.decision_within"),
+        ("[tiers]\ndowngrade_after_reviews = 0\n", "tiers.downgrade_after_reviews"),
+        ('timezone = "Mars/Olympus"\n', "timezone"),
+        ("[service]\ncontact_hour = 25\n", "service.contact_hour"),
+        ("[complaints]\nunknown_knob = 1\n", "complaints.unknown_knob"),
+        ("[tiers.gold]\naum = 99999999999\n", "tiers"),
+    ],
+)
+def test_invalid_file_is_refused_naming_the_field(tmp_path: Path, text: str, field: str) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    with pytest.raises(PolicyFileError) as err:
+        load_policy(path)
+    assert field in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(PolicyFileError, match="does not exist"):
+        load_policy(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[complaints\n")
+    with pytest.raises(PolicyFileError, match="not valid TOML"):
+        load_policy(bad)
+
+
+def test_settings_use_the_contract_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for name, value in {
+        "TEMPORAL_ADDRESS": "temporal.example:7233",
+        "TEMPORAL_NAMESPACE": "care",
+        "TEMPORAL_TASK_QUEUE": "care-q",
+        "DATABASE_URL": "postgresql://u@h/db",
+        "CLIENT_CARE_POLICY": "/etc/care/policy.toml",
+        "CLIENT_CARE_KEYS": "k1:AAAA",
+    }.items():
+        monkeypatch.setenv(name, value)
+    s = Settings()
+    assert (s.temporal_address, s.temporal_namespace, s.temporal_task_queue) == (
+        "temporal.example:7233",
+        "care",
+        "care-q",
+    )
+    assert s.database_url == "postgresql://u@h/db"
+    assert s.client_care_policy == Path("/etc/care/policy.toml")
+    assert s.client_care_keys == "k1:AAAA"
+
+
+def test_settings_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    s = Settings()
+    assert (s.temporal_address, s.temporal_namespace, s.temporal_task_queue) == (
+        "localhost:7233",
+        "default",
+        "client-care",
+    )
+    assert s.database_url is None

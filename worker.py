@@ -1,0 +1,83 @@
+"""The worker: every workflow and activity on the `client-care` task queue.
+
+SIGTERM or SIGINT stops polling, lets running activities finish (graceful timeout), then exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.deps import ActivityDeps
+from activities.registry import build_activities
+from domain.policy import Policy
+from infra.database import database_url, make_engine
+from infra.keys import KeyRingError, load_keyring
+from infra.logging import configure_logging, get_logger
+from infra.policy_file import PolicyFileError, policy_from_settings
+from infra.settings import Settings
+from infra.temporal import connect
+from projections.crypto import FieldCipher
+from workflows.registry import ALL_WORKFLOWS
+
+log = get_logger("worker")
+
+
+def build_worker(
+    client: Client, task_queue: str, deps: ActivityDeps, executor: ThreadPoolExecutor
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=build_activities(deps),
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+
+
+async def ensure_schedules(client: Client, task_queue: str, policy: Policy) -> None:
+    """The tier review and KPI report schedules; creating them again is harmless."""
+    from commands.schedules import ensure_all_schedules
+
+    await ensure_all_schedules(client, task_queue, policy)
+
+
+async def main() -> int:
+    configure_logging()
+    settings = Settings()
+    try:
+        policy = policy_from_settings(settings)
+        keyring = load_keyring(settings)
+    except (PolicyFileError, KeyRingError) as exc:
+        log.error("worker cannot start", error=str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(database_url(settings))
+    deps = ActivityDeps(engine=engine, cipher=FieldCipher(keyring))
+    client = await connect(settings, keyring)
+    await ensure_schedules(client, settings.temporal_task_queue, policy)
+    with ThreadPoolExecutor(max_workers=32, thread_name_prefix="activity") as executor:
+        worker = build_worker(client, settings.temporal_task_queue, deps, executor)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker started", task_queue=settings.temporal_task_queue)
+        async with worker:
+            await stop.wait()
+            log.info("worker stopping: finishing running activities")
+    engine.dispose()
+    log.info("worker stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
