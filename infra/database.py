@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from infra.settings import Settings
 
-DEV_PG_PORT = 55432
+DEV_PG_PORT = int(os.environ.get("CLIENT_CARE_PG_PORT", "55432"))
 DEV_DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:{DEV_PG_PORT}/client_care"
 
 

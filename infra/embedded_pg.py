@@ -16,6 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from infra.processes import die_with_parent
+
 
 def _bin_path() -> Path:
     # Located without importing the package, whose import starts lock files and warnings.
@@ -139,7 +141,7 @@ class EmbeddedPostgres:
             ],
             stdout=log,
             stderr=log,
-            start_new_session=True,
+            preexec_fn=die_with_parent,  # a crashed parent must not leave it behind
             **kwargs,  # type: ignore[arg-type]
         )
         self._wait_ready(timeout)

@@ -14,7 +14,7 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child before exec: the kernel sends SIGTERM if the dev stack itself dies,
     so even a SIGKILLed `make run` leaves no stray servers."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -54,7 +54,7 @@ class Supervisor:
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         self.children.append((name, proc))
         return proc

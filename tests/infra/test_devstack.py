@@ -1,0 +1,92 @@
+"""`make run`'s stack: starts every process, says where to look, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from infra.embedded_pg import free_port
+from infra.settings import ROOT
+
+READY = "Client Care is running"
+
+
+def _stack_env(data_dir: Path) -> dict[str, str]:
+    temporal = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CLIENT_CARE_KEYS")}
+    return env | {
+        "CLIENT_CARE_DATA_DIR": str(data_dir),
+        "TEMPORAL_ADDRESS": f"localhost:{temporal}",
+        "CODEC_SERVER_PORT": str(free_port()),
+        "CLIENT_CARE_PG_PORT": str(free_port()),
+        "LOG_FORMAT": "json",
+    }
+
+
+def _start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "infra.devstack", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_ready(proc: subprocess.Popen[str], timeout: float = 180) -> str:
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen.append(line)
+        if READY in line:
+            return "".join(seen)
+    proc.kill()
+    pytest.fail("the stack did not report ready:\n" + "".join(seen))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "data"
+
+
+def test_stack_starts_reports_and_stops_cleanly(data_dir: Path) -> None:
+    env = _stack_env(data_dir)
+    proc = _start(env, "--no-demo")
+    output = _wait_ready(proc)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    names = " ".join(" ".join(c.cmdline()) for c in children)
+    assert "start-dev" in names and "worker.py" in names and "infra.codec_server" in names
+    assert "http://localhost:" in output
+    assert (data_dir / "temporal.db").exists() and (data_dir / "postgres" / "PG_VERSION").exists()
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], f"left behind: {[p.pid for p in alive]}"
+
+
+def test_busy_port_is_refused_with_a_clear_message(data_dir: Path) -> None:
+    env = _stack_env(data_dir)
+    busy = int(env["CODEC_SERVER_PORT"])
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", busy))
+        holder.listen()
+        proc = _start(env, "--no-demo")
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert f"codec server port {busy}" in out and "already in use" in out
+    assert not (data_dir / "postgres").exists(), "nothing may start when a port is busy"
