@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Engine
 from temporalio.client import Client
 
 from domain.policy import Policy
@@ -32,6 +34,21 @@ class CommandContext:
     client: Client
     policy: Policy
     task_queue: str = "client-care"
+    engine: Engine | None = field(default=None, compare=False)
+    """The read-model database, for commands that read projections (reports, measures)."""
+
+
+def engine_for(ctx: CommandContext) -> Engine:
+    """The context's engine when it carries one (tests, an embedding service), else settings'."""
+    return ctx.engine if ctx.engine is not None else _settings_engine()
+
+
+@lru_cache(maxsize=1)
+def _settings_engine() -> Engine:
+    from infra.database import database_url, make_engine
+    from infra.settings import get_settings
+
+    return make_engine(database_url(get_settings()))
 
 
 Command = Callable[[CommandContext, str | None, dict[str, Any]], Awaitable[dict[str, Any]]]
