@@ -1,0 +1,25 @@
+"""Every `starter.py <noun> <verb>`: the contract's nouns first, then the service's own."""
+
+from __future__ import annotations
+
+from commands import clients, complaints, demo, events, improvements, privacy, report
+from commands.base import Command
+
+NOUNS: dict[str, dict[str, Command]] = {
+    "client": {**clients.COMMANDS, "erase": privacy.erase},
+    "complaint": complaints.COMMANDS,
+    "event": events.COMMANDS,
+    "improvement": improvements.COMMANDS,
+    "report": report.COMMANDS,
+    "demo": {"load": demo.load},
+}
+
+# Commands that answer from the policy or PostgreSQL alone, without a Temporal connection.
+OFFLINE: frozenset[tuple[str, str]] = frozenset(
+    {("client", "questionnaire"), ("client", "erase"), ("report", "build")}
+    | {("improvement", verb) for verb in improvements.COMMANDS}
+)
+
+
+def needs_temporal(noun: str, verb: str) -> bool:
+    return (noun, verb) not in OFFLINE
