@@ -36,7 +36,8 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
     try:
         body = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CommandError(f"the body is not valid JSON: {exc.msg} at line {exc.lineno}", "usage")
+        message = f"the body is not valid JSON: {exc.msg} at line {exc.lineno}"
+        raise CommandError(message, "usage") from None
     if not isinstance(body, dict):
         raise CommandError("the body must be a JSON object", "usage")
     return body
@@ -55,11 +56,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 async def run(argv: list[str]) -> int:
     from infra.keys import KeyRingError
-    from infra.logging import configure_logging
+    from infra.logging import configure_logging, forward_core_logs
     from infra.policy_file import PolicyFileError, policy_from_settings
     from infra.settings import Settings
 
     configure_logging()
+    forward_core_logs()
     try:
         args = parse(argv)
     except SystemExit as exc:

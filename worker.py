@@ -19,7 +19,7 @@ from activities.registry import build_activities
 from domain.policy import Policy
 from infra.database import database_url, make_engine
 from infra.keys import KeyRingError, load_keyring
-from infra.logging import configure_logging, get_logger
+from infra.logging import configure_logging, forward_core_logs, get_logger
 from infra.policy_file import PolicyFileError, policy_from_settings
 from infra.settings import Settings
 from infra.temporal import connect
@@ -52,6 +52,7 @@ async def ensure_schedules(client: Client, task_queue: str, policy: Policy) -> N
 
 async def main() -> int:
     configure_logging()
+    forward_core_logs()
     settings = Settings()
     try:
         policy = policy_from_settings(settings)

@@ -56,3 +56,19 @@ def configure_logging(level: int = logging.INFO, fmt: str | None = None) -> None
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+
+
+def forward_core_logs(level: str = "WARN") -> None:
+    """The SDK's Rust core logs to stdout by default, where starter and auditor print JSON;
+    forward its records into stdlib logging so they share the renderer (and the masking)."""
+    from temporalio.runtime import (
+        LogForwardingConfig,
+        LoggingConfig,
+        Runtime,
+        TelemetryConfig,
+        TelemetryFilter,
+    )
+
+    forward = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
+    logs = LoggingConfig(TelemetryFilter(core_level=level, other_level=level), forward)
+    Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=logs)))

@@ -24,7 +24,7 @@ def upsert_newer(
     stmt = stmt.on_conflict_do_update(
         index_elements=list(key), set_=updates, where=table.c.seq < stmt.excluded.seq
     )
-    return conn.execute(stmt).rowcount
+    return conn.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount
 
 
 def insert_once(
@@ -34,4 +34,4 @@ def insert_once(
     if not rows:
         return 0
     stmt = insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=list(key))
-    return conn.execute(stmt).rowcount
+    return conn.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount

@@ -1,0 +1,296 @@
+"""`python auditor.py replay|history|rebuild-projections|verify-projections` (see CONTRACT.md).
+
+Exit status: 0 clean; 1 the audit found something (a run that cannot be replayed, a projection
+difference); 2 the audit could not run (bad arguments, unreachable server or database, missing
+key, unknown workflow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="auditor.py", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    replay = sub.add_parser("replay", help="replay histories against the current workflow code")
+    source = replay.add_mutually_exclusive_group()
+    source.add_argument("--workflow-id", help="every run of this workflow's chain")
+    source.add_argument("--query", help="every run a visibility query matches")
+    source.add_argument(
+        "--history-file", type=Path, action="append", help="a JSON export (repeatable)"
+    )
+    replay.add_argument("--run-id", help="with --workflow-id: only this run")
+    replay.add_argument(
+        "--workflows",
+        metavar="MODULE:ATTRIBUTE",
+        help="the workflow classes to replay against (default: workflows.registry:ALL_WORKFLOWS)",
+    )
+
+    history = sub.add_parser("history", help="a workflow's decrypted, readable timeline")
+    history.add_argument("workflow_id")
+    history.add_argument("--run-id", help="only this run (default: the whole chain)")
+    history.add_argument("--actor", help="who is reading (default: CLIENT_CARE_ACTOR or user)")
+    history.add_argument("--purpose", default="audit", help="why, for the access log")
+    history.add_argument("--verbose", action="store_true", help="include workflow task events")
+
+    rebuild = sub.add_parser("rebuild-projections", help="rebuild read models from histories")
+    rebuild.add_argument("--schema", default="rebuild", help="target schema (default: %(default)s)")
+    rebuild.add_argument(
+        "--into-live",
+        action="store_true",
+        help="then replace the live tables with the rebuilt rows (disaster recovery)",
+    )
+
+    verify = sub.add_parser("verify-projections", help="compare live read models with a rebuild")
+    verify.add_argument("--schema", default="verify", help="scratch schema (default: %(default)s)")
+    verify.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="TABLE.COLUMN",
+        help="a column not to compare (repeatable; by default every column is compared)",
+    )
+    verify.add_argument("--keep", action="store_true", help="keep the scratch schema")
+
+    for command in (rebuild, verify):
+        command.add_argument("--query", default="", help="only the runs this query matches")
+        command.add_argument("--actor", help="who runs it (default: CLIENT_CARE_ACTOR or user)")
+    for command in (replay, history, rebuild, verify):
+        command.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _print(args: argparse.Namespace, report: Any, text: Callable[[], str]) -> None:
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(text())
+
+
+@contextmanager
+def _progress(total: int | None, label: str) -> Iterator[Callable[[object], None] | None]:
+    """A progress bar on a terminal; nothing when output is piped or logged."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda _run: bar.advance(task)
+
+
+class _Context:
+    """Settings, key ring, Temporal client and database engine, each made on first use, so that
+    e.g. replaying a file needs neither a server nor a database."""
+
+    def __init__(self) -> None:
+        from infra.settings import Settings
+
+        self.settings = Settings()  # not the cached one: each run reads the environment anew
+        self._keyring: Any = None
+        self._client: Any = None
+        self._engine: Any = None
+
+    @property
+    def keyring(self) -> Any:
+        from infra.keys import load_keyring
+
+        if self._keyring is None:
+            self._keyring = load_keyring(self.settings)
+        return self._keyring
+
+    async def client(self) -> Any:
+        from infra.temporal import connect
+
+        if self._client is None:
+            self._client = await connect(self.settings, self.keyring)
+        return self._client
+
+    @property
+    def engine(self) -> Any:
+        from infra.database import database_url, make_engine
+
+        if self._engine is None:
+            self._engine = make_engine(database_url(self.settings))
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+def _actor(args: argparse.Namespace) -> str:
+    from projections.access import current_actor
+
+    return str(args.actor or current_actor())
+
+
+async def _replay(args: argparse.Namespace, ctx: _Context) -> int:
+    from audit import replay, sources
+
+    if args.run_id and not args.workflow_id:
+        raise ValueError("--run-id needs --workflow-id")
+    workflows = replay.load_workflows(args.workflows or replay.DEFAULT_REGISTRY)
+    if args.history_file:
+        report = await replay.replay_files(args.history_file, workflows, lambda: ctx.keyring)
+    else:
+        client = await ctx.client()
+        if args.workflow_id:
+            runs = await sources.chain(
+                client, args.workflow_id, args.run_id, all_runs=not args.run_id
+            )
+            histories = sources.from_list(runs)
+        else:
+            histories = sources.matching(client, args.query or "")
+        report = await replay.replay(histories, workflows, client.data_converter)
+    _print(args, report.as_json(), report.as_text)
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+async def _history(args: argparse.Namespace, ctx: _Context) -> int:
+    from audit import sources, timeline
+    from projections.access import AccessAction, record_access
+
+    client = await ctx.client()
+    runs = await sources.chain(client, args.workflow_id, args.run_id, all_runs=not args.run_id)
+    view = await timeline.build(runs, client.data_converter)
+    # Decrypted only in memory so far: nothing is shown unless the reading is on record.
+    with ctx.engine.begin() as conn:
+        concerned: list[str | None] = [*view.client_ids] or [None]
+        for client_id in concerned:
+            record_access(
+                conn,
+                _actor(args),
+                AccessAction.HISTORY_DECRYPT,
+                client_id=client_id,
+                workflow_id=view.workflow_id,
+                purpose=args.purpose,
+            )
+    _print(args, view.as_json(), lambda: view.as_text(verbose=args.verbose))
+    return EXIT_OK
+
+
+def _record_rebuild(args: argparse.Namespace, ctx: _Context, purpose: str) -> None:
+    from projections.access import AccessAction, record_access
+
+    with ctx.engine.begin() as conn:
+        record_access(conn, _actor(args), AccessAction.PROJECTION_REBUILD, purpose=purpose)
+
+
+async def _rebuild(args: argparse.Namespace, ctx: _Context) -> int:
+    from audit import sources
+    from audit.rebuild import derived_tables, rebuild, replace_live
+    from projections.crypto import FieldCipher
+
+    if args.into_live and args.query:
+        # Replacing the live tables from a subset of the histories would drop everyone else's
+        # rows: disaster recovery always rebuilds from every history.
+        raise ValueError("--into-live rebuilds from every history; it takes no --query")
+    client = await ctx.client()
+    target = "live tables" if args.into_live else f"schema {args.schema}"
+    _record_rebuild(args, ctx, f"rebuild-projections into {target}")
+    total = await sources.count(client, args.query)
+    with _progress(total, "rebuilding") as on_run:
+        stats = await rebuild(
+            client,
+            ctx.engine,
+            FieldCipher(ctx.keyring),
+            schema=args.schema,
+            query=args.query,
+            on_run=on_run,
+        )
+    report: dict[str, Any] = {"schema": args.schema, **stats.as_json()}
+    if args.into_live:
+        report["live"] = replace_live(ctx.engine, args.schema, derived_tables(stats.tables))
+    _print(args, report, lambda: _rebuild_text(report))
+    return EXIT_OK
+
+
+def _rebuild_text(report: dict[str, Any]) -> str:
+    text = (
+        f"rebuilt {report['projections']} projection(s) from {report['runs']} run(s) into "
+        f"schema {report['schema']} ({report['skipped']} never succeeded, skipped)"
+    )
+    if "live" in report:
+        text += "\nlive tables replaced: " + ", ".join(
+            f"{t} ({n} rows)" for t, n in report["live"].items()
+        )
+    return text
+
+
+async def _verify(args: argparse.Namespace, ctx: _Context) -> int:
+    from audit import sources
+    from audit.verify import verify
+
+    client = await ctx.client()
+    _record_rebuild(args, ctx, "verify-projections")
+    total = await sources.count(client, args.query)
+    with _progress(total, "verifying") as on_run:
+        report = await verify(
+            client,
+            ctx.engine,
+            ctx.keyring,
+            schema=args.schema,
+            query=args.query,
+            ignore=args.ignore,
+            keep=args.keep,
+            on_run=on_run,
+        )
+    _print(args, report.as_json(), report.as_text)
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+_COMMANDS = {
+    "replay": _replay,
+    "history": _history,
+    "rebuild-projections": _rebuild,
+    "verify-projections": _verify,
+}
+
+
+async def run(argv: list[str] | None = None) -> int:
+    """The CLI as a coroutine, for callers that already run an event loop (the tests)."""
+    args = _parser().parse_args(argv)
+    ctx = _Context()
+    try:
+        return await _COMMANDS[args.command](args, ctx)
+    except Exception as exc:  # the audit could not run: say why, in one line
+        print(f"auditor.py {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        ctx.close()
+
+
+def _quiet_core_logs() -> None:
+    """Core replay warnings repeat the findings the report already names; keep only errors."""
+    import logging
+
+    from infra.logging import configure_logging, forward_core_logs
+
+    configure_logging(logging.WARNING)
+    forward_core_logs("ERROR")
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_core_logs()
+    try:
+        return asyncio.run(run(argv))
+    except SystemExit as exit_:  # argparse: usage errors exit 2, --help exits 0
+        return int(exit_.code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""`auditor.py history`: a decrypted, readable timeline, on record in the access log."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import Engine, select
+from temporalio.testing import WorkflowEnvironment
+
+import auditor
+from audit import sources, timeline
+from projections.access import AccessAction
+from projections.tables import access_log
+from tests.auditor.rig import SampleRig, point_at
+
+
+def _by_type(view: timeline.Timeline, kind: str) -> list[timeline.Entry]:
+    return [e for e in view.entries if e.type == kind]
+
+
+async def test_timeline_shows_who_asked_what_was_decided_and_the_timers(ts_rig: SampleRig) -> None:
+    workflow_id = await ts_rig.lifecycle("t1")
+    runs = await sources.chain(ts_rig.client, workflow_id)
+    view = await timeline.build(runs, ts_rig.client.data_converter)
+
+    assert view.runs == [r.run_id for r in runs] and len(view.runs) == 2
+    assert view.client_ids == ["cl-t1"]
+    identity = ts_rig.client.identity
+    accepted = _by_type(view, "WorkflowExecutionUpdateAccepted")
+    assert [(e.actor, e.identity) for e in accepted] == [("alice", identity), ("carol", identity)]
+    decided = _by_type(view, "WorkflowExecutionUpdateCompleted")
+    assert decided[0].headline == "update advance decided: intake -> assessment"
+    [signal] = _by_type(view, "WorkflowExecutionSignaled")
+    assert (signal.actor, signal.identity) == ("bob", identity)
+    assert [e.headline for e in _by_type(view, "TimerFired")] == ["timer fired: cooling-off period"]
+    # Payloads are decrypted: the sealed-at-rest complaint text is readable here.
+    scheduled = _by_type(view, "ActivityTaskScheduled")
+    assert [e.attributes["input"][0]["kind"] for e in scheduled] == [
+        "opened",
+        "advanced",
+        "noted",
+        "advanced",
+    ]
+    assert "confidential complaint text of t1" in scheduled[0].headline
+    assert view.entries[-1].headline == "completed: closed"
+
+    text = view.as_text()
+    assert "WorkflowTaskStarted" not in text  # bookkeeping only with --verbose
+    assert "WorkflowTaskStarted" in view.as_text(verbose=True)
+    assert f"-- run {runs[1].run_id}" in text
+
+
+async def test_cli_history_records_the_reader_before_showing(
+    ts_env: WorkflowEnvironment,
+    ts_rig: SampleRig,
+    cli_env: pytest.MonkeyPatch,
+    db: Engine,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    point_at(cli_env, ts_env)
+    workflow_id = await ts_rig.lifecycle("t2")
+
+    argv = ["history", workflow_id, "--actor", "inspector-li", "--purpose", "case review"]
+    assert await auditor.run([*argv, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["workflow_id"] == workflow_id and shown["client_ids"] == ["cl-t2"]
+
+    with db.connect() as conn:
+        rows = conn.execute(select(access_log)).mappings().all()
+    assert [
+        (r["actor"], r["action"], r["client_id"], r["workflow_id"], r["purpose"]) for r in rows
+    ] == [("inspector-li", AccessAction.HISTORY_DECRYPT, "cl-t2", workflow_id, "case review")]
+
+    assert await auditor.run(["history", workflow_id]) == 0  # actor from CLIENT_CARE_ACTOR
+    assert "update advance decided" in capsys.readouterr().out
+    with db.connect() as conn:
+        actors = conn.execute(select(access_log.c.actor).order_by(access_log.c.id)).scalars().all()
+    assert actors == ["inspector-li", "auditor-under-test"]
+
+
+async def test_cli_history_shows_nothing_when_the_reading_cannot_be_recorded(
+    ts_env: WorkflowEnvironment,
+    ts_rig: SampleRig,
+    cli_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    point_at(cli_env, ts_env)
+    workflow_id = await ts_rig.lifecycle("t3", advances_per_run=10)
+    cli_env.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
+
+    assert await auditor.run(["history", workflow_id]) == auditor.EXIT_ERROR
+    out, err = capsys.readouterr()
+    assert out == "" and "history" in err
