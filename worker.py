@@ -36,7 +36,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=ALL_WORKFLOWS,
-        activities=build_activities(deps),
+        activities=build_activities(deps, client),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         graceful_shutdown_timeout=timedelta(seconds=20),

@@ -5,10 +5,39 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from temporalio.client import Client
+
+from activities.client_events import ClientEventActivities
+from activities.clients import ClientActivities
+from activities.complaints import ComplaintActivities
 from activities.deps import ActivityDeps
+from activities.kpi import KpiActivities
 from activities.notifications import NotificationActivities, Sender
+from activities.privacy import PrivacyActivities
+from activities.tier_review import TierReviewActivities, TierSignalActivities
 
 
-def build_activities(deps: ActivityDeps, sender: Sender | None = None) -> list[Callable[..., Any]]:
+def activity_methods(instance: object) -> list[Callable[..., Any]]:
+    """The bound `@activity.defn` methods of one activities object."""
+    return [
+        getattr(instance, name)
+        for name in dir(type(instance))
+        if hasattr(getattr(type(instance), name), "__temporal_activity_definition")
+    ]
+
+
+def build_activities(
+    deps: ActivityDeps, client: Client, sender: Sender | None = None
+) -> list[Callable[..., Any]]:
     notifications = NotificationActivities(deps, sender)
-    return [notifications.notify]
+    instances: list[object] = [
+        notifications,
+        ComplaintActivities(deps),
+        ClientActivities(deps),
+        ClientEventActivities(deps, notifications),
+        TierReviewActivities(deps),
+        TierSignalActivities(client),
+        KpiActivities(deps),
+        PrivacyActivities(deps),
+    ]
+    return [method for instance in instances for method in activity_methods(instance)]
