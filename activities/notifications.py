@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
 from domain.consent import Consents, ContactChannel, Purpose
+from infra.redact import mask_value
 from projections.tables import clients, notifications
 from projections.writer import insert_once
 
@@ -81,26 +83,42 @@ class NotificationActivities:
         reason = "do_not_contact" if consents.do_not_contact else f"no consent for {req.purpose}"
         return NotifyResult(status="suppressed", reason=reason)
 
+    @staticmethod
+    def _existing(conn: Connection, notification_id: str) -> NotifyResult | None:
+        row = conn.execute(
+            select(
+                notifications.c.status,
+                notifications.c.channel,
+                notifications.c.suppressed_reason,
+            ).where(notifications.c.notification_id == notification_id)
+        ).first()
+        if row is None:
+            return None
+        suppressed = row.status == "suppressed"
+        return NotifyResult(
+            status="suppressed" if suppressed else "sent",
+            channel=None if suppressed else row.channel,  # the outbox stores "none"
+            reason=row.suppressed_reason,
+        )
+
     @activity.defn(name="notify")
     def notify(self, req: NotifyRequest) -> NotifyResult:
         """Idempotent on `notification_id`: a retry finds the outbox row and does not resend."""
+        personal = sorted(k for k, v in req.params.items() if mask_value(k, v) != v)
+        if personal:
+            # The outbox is not encrypted; names the keys only, never the values.
+            raise ApplicationError(
+                f"notification params must not carry personal data (keys: {', '.join(personal)})",
+                type="PersonalDataInParams",
+                non_retryable=True,
+            )
         with self._deps.engine.begin() as conn:
-            existing = conn.execute(
-                select(
-                    notifications.c.status,
-                    notifications.c.channel,
-                    notifications.c.suppressed_reason,
-                ).where(notifications.c.notification_id == req.notification_id)
-            ).first()
+            existing = self._existing(conn, req.notification_id)
             if existing is not None:
-                return NotifyResult(
-                    status="suppressed" if existing.status == "suppressed" else "sent",
-                    channel=existing.channel,
-                    reason=existing.suppressed_reason,
-                )
+                return existing
             result = self._decide(req)
             now = datetime.now(UTC)
-            insert_once(
+            inserted = insert_once(
                 conn,
                 notifications,
                 [
@@ -121,6 +139,10 @@ class NotificationActivities:
                 ],
                 ("notification_id",),
             )
+            if not inserted:
+                # A concurrent attempt (a retry after a timeout) inserted the row first and has
+                # sent it or will; this attempt must not send again.
+                return self._existing(conn, req.notification_id) or result
             if result.status == "sent" and result.channel:
                 self._sender.send(req, result.channel)
                 conn.execute(

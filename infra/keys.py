@@ -1,63 +1,116 @@
-"""The payload-encryption key ring: `kid:base64key,...`, the first key encrypts, all decrypt."""
+"""The payload-encryption key ring and the codec server's token: where secrets come from.
+
+Ring format: `kid:base64key,kid:base64key` (commas or newlines; `#` starts a comment line). The
+first key encrypts, every key decrypts, so rotation is "prepend a new key, keep the old ones for
+as long as data under them is retained". Raw ring keys are never used directly: each purpose
+(Temporal payloads, projection fields, blind indexes) gets its own HKDF-derived subkey, so a
+ciphertext made for one purpose can never be opened as another.
+"""
 
 from __future__ import annotations
 
 import base64
+import logging
 import os
+import re
 import secrets
-from dataclasses import dataclass
+import stat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.settings import DATA_DIR, Settings
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-DEV_KEY_FILE = DATA_DIR / "keys"
+from infra import settings as _settings
+from infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Module attributes (not constants baked into functions) so tests and the dev stack can point
+# them elsewhere.
+DEV_KEY_FILE = _settings.DATA_DIR / "keys"
+DEV_CODEC_TOKEN_FILE = _settings.DATA_DIR / "codec-token"
+
+# Key ids travel in clear (payload metadata, sealed-field headers): short, printable, no secrets.
+_KID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+MIN_CODEC_TOKEN_LENGTH = 32
 
 
 class KeyRingError(Exception):
-    pass
+    """A key ring or secret that cannot be used. Messages name key ids, never key material."""
 
 
 @dataclass(frozen=True)
 class KeyRing:
-    keys: dict[str, bytes]
+    # repr=False: a ring printed in a traceback or log line must not print the keys.
+    keys: Mapping[str, bytes] = field(repr=False)
     primary: str
 
     @classmethod
     def parse(cls, text: str) -> KeyRing:
         keys: dict[str, bytes] = {}
-        primary = ""
-        for item in (part.strip() for part in text.replace("\n", ",").split(",")):
-            if not item or item.startswith("#"):
+        for line in text.splitlines():
+            if line.strip().startswith("#"):
                 continue
-            kid, sep, encoded = item.partition(":")
-            if not sep or not kid:
-                raise KeyRingError("each key ring entry must be 'key-id:base64-key'")
-            try:
-                key = base64.b64decode(encoded, validate=True)
-            except ValueError as exc:
-                raise KeyRingError(f"key {kid!r} is not valid base64") from exc
-            if len(key) != 32:
-                raise KeyRingError(f"key {kid!r} must be 32 bytes (AES-256), got {len(key)}")
-            if kid in keys:
-                raise KeyRingError(f"key id {kid!r} appears twice")
-            keys[kid] = key
-            primary = primary or kid
+            for item in (part.strip() for part in line.split(",")):
+                if not item:
+                    continue
+                kid, sep, encoded = item.partition(":")
+                kid = kid.strip()
+                if not sep or not kid:
+                    raise KeyRingError("each key ring entry must be 'key-id:base64-key'")
+                if not _KID.fullmatch(kid):
+                    raise KeyRingError(
+                        f"key id {kid[:32]!r} must be 1-32 characters of letters, digits, "
+                        "'.', '_' or '-'"
+                    )
+                try:
+                    key = base64.b64decode(encoded.strip(), validate=True)
+                except ValueError:
+                    raise KeyRingError(f"key {kid!r} is not valid base64") from None
+                if len(key) != 32:
+                    raise KeyRingError(f"key {kid!r} must be 32 bytes (AES-256), got {len(key)}")
+                if kid in keys:
+                    raise KeyRingError(f"key id {kid!r} appears twice")
+                keys[kid] = key
         if not keys:
             raise KeyRingError("the key ring is empty")
-        return cls(keys=keys, primary=primary)
+        return cls(keys=keys, primary=next(iter(keys)))
 
     def key(self, kid: str) -> bytes:
         try:
             return self.keys[kid]
         except KeyError:
             raise KeyRingError(
-                f"no key with id {kid!r} in CLIENT_CARE_KEYS; the data was encrypted with a key "
-                "this ring does not hold"
+                f"no key with id {kid!r} in CLIENT_CARE_KEYS (ring holds {self.key_ids()}); "
+                "the data was encrypted with a key this ring does not hold"
             ) from None
+
+    def key_ids(self) -> list[str]:
+        return list(self.keys)
+
+    @property
+    def index_kid(self) -> str:
+        """The key blind indexes are derived from: the oldest (last) entry, so prepending a new
+        primary key leaves every stored hash valid. Retiring it means re-indexing."""
+        return next(reversed(list(self.keys)))
+
+    def subkey(self, kid: str, purpose: str) -> bytes:
+        return derive_key(self.key(kid), purpose)
+
+
+def derive_key(key: bytes, purpose: str) -> bytes:
+    """HKDF-SHA256 subkey for one purpose (key separation between codec, fields and indexes)."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=f"client-care/{purpose}".encode()
+    ).derive(key)
 
 
 def new_key_entry(kid: str | None = None) -> str:
     kid = kid or f"k{secrets.token_hex(4)}"
+    if not _KID.fullmatch(kid):
+        raise KeyRingError(f"key id {kid!r} is not a valid key id")
     return f"{kid}:{base64.b64encode(os.urandom(32)).decode()}"
 
 
@@ -65,16 +118,77 @@ def load_keyring(settings: Settings, *, create_dev_key: bool = False) -> KeyRing
     """CLIENT_CARE_KEYS holds the ring itself or a file's path; unset means the dev key file."""
     value = settings.client_care_keys
     if value:
-        path = Path(value)
-        text = path.read_text() if ":" not in value and path.exists() else value
-        return KeyRing.parse(text)
-    if not DEV_KEY_FILE.exists():
-        if not create_dev_key:
+        if ":" in value:
+            return KeyRing.parse(value)
+        path = Path(value).expanduser()
+        if not path.is_file():
             raise KeyRingError(
-                "CLIENT_CARE_KEYS is not set and there is no dev key ring at "
-                f"{DEV_KEY_FILE}; run `make run` once or set CLIENT_CARE_KEYS"
+                "CLIENT_CARE_KEYS is neither a key ring ('kid:base64key,...') nor a readable file"
             )
-        DEV_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
-        DEV_KEY_FILE.write_text(new_key_entry("dev1") + "\n")
-        DEV_KEY_FILE.chmod(0o600)
-    return KeyRing.parse(DEV_KEY_FILE.read_text())
+        return KeyRing.parse(read_secret_file(path, "CLIENT_CARE_KEYS"))
+    text = _read_or_create(
+        DEV_KEY_FILE,
+        lambda: new_key_entry("dev1") + "\n",
+        create=create_dev_key,
+        missing=(
+            f"CLIENT_CARE_KEYS is not set and there is no dev key ring at {DEV_KEY_FILE}; "
+            "run `make run` once or set CLIENT_CARE_KEYS"
+        ),
+    )
+    return KeyRing.parse(text)
+
+
+def load_codec_token(settings: Settings, *, create_dev_token: bool = False) -> str:
+    """The bearer token the codec server requires: CODEC_SERVER_TOKEN, else `.data/codec-token`
+    (created with `create_dev_token`, as the dev stack does)."""
+    token = settings.codec_server_token
+    if token is None:
+        token = _read_or_create(
+            DEV_CODEC_TOKEN_FILE,
+            lambda: secrets.token_urlsafe(32) + "\n",
+            create=create_dev_token,
+            missing=(
+                f"CODEC_SERVER_TOKEN is not set and there is no dev token at "
+                f"{DEV_CODEC_TOKEN_FILE}; run `make run` once or set CODEC_SERVER_TOKEN"
+            ),
+        )
+    token = token.strip()
+    if len(token) < MIN_CODEC_TOKEN_LENGTH or any(c.isspace() for c in token):
+        raise KeyRingError(
+            f"the codec server token must be at least {MIN_CODEC_TOKEN_LENGTH} characters "
+            "without spaces (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return token
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """Refuses a secret file others may write (they could plant a key whose data they can read);
+    warns when others may read it."""
+    mode = path.stat().st_mode
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise KeyRingError(f"{what} file {path} is writable by group or others; chmod 600 it")
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        log.warning("%s file %s is readable by group or others; chmod 600 it", what, path)
+    return path.read_text()
+
+
+def _read_or_create(path: Path, make: Callable[[], str], *, create: bool, missing: str) -> str:
+    if path.exists():
+        return read_secret_file(path, path.name)
+    if not create:
+        raise KeyRingError(missing)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written to a private temporary file, then linked into place: the secret is never visible
+    # with loose permissions, and two processes racing to create it agree on one value.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(make())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won the race; use its secret
+    finally:
+        tmp.unlink(missing_ok=True)
+    return read_secret_file(path, path.name)

@@ -20,12 +20,16 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "client-care"
+    # repr=False on every secret: a Settings printed in a log line or traceback shows none.
     database_url: str | None = Field(
-        default=None, description="unset: the embedded PostgreSQL that the dev stack starts"
+        default=None,
+        repr=False,
+        description="unset: the embedded PostgreSQL that the dev stack starts",
     )
     client_care_policy: Path | None = None
     client_care_keys: str | None = Field(
         default=None,
+        repr=False,
         description="key ring: 'kid:base64key,kid:base64key' (first encrypts) or a file path; "
         "unset: the dev stack's generated .data/keys",
     )
@@ -35,11 +39,21 @@ class Settings(BaseSettings):
     temporal_tls_client_key: Path | None = None
     temporal_tls_server_ca: Path | None = None
     temporal_tls_server_name: str | None = None
-    temporal_api_key: str | None = None
-    # The codec server the Temporal UI and CLI call to decrypt payloads.
+    temporal_api_key: str | None = Field(default=None, repr=False)
+    # The codec server the Temporal UI and CLI call to decrypt payloads (docs/security.md).
+    codec_server_host: str = Field(
+        default="127.0.0.1", description="listen address; front it with TLS to expose it"
+    )
     codec_server_port: int = 8234
-    codec_server_token: str | None = None
-    codec_cors_origin: str = "http://localhost:8233"
+    codec_server_token: str | None = Field(
+        default=None,
+        repr=False,
+        description="bearer token, >= 32 chars; unset: the dev stack's .data/codec-token",
+    )
+    codec_cors_origin: str = Field(
+        default="http://localhost:8233",
+        description="the Temporal UI's origin (comma-separated if several); the only one allowed",
+    )
     log_format: str | None = Field(default=None, description="console|json; unset: by terminal")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -22,18 +23,44 @@ def data_converter(keyring: KeyRing) -> DataConverter:
     )
 
 
-def tls_config(settings: Settings) -> TLSConfig | bool:
-    if not (settings.temporal_tls or settings.temporal_tls_client_cert):
-        return False
+class TLSSettingsError(ValueError):
+    pass
 
-    def read(path: object) -> bytes | None:
-        return path.read_bytes() if path is not None else None  # type: ignore[attr-defined]
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS for the Temporal connection, from TEMPORAL_TLS* settings (docs/security.md).
+
+    Any TLS setting, or an API key, turns TLS on: an API key must never travel in clear.
+    Files are read here so a wrong path fails at start-up naming the setting, not at first RPC.
+    """
+    s = settings
+    cert, key = s.temporal_tls_client_cert, s.temporal_tls_client_key
+    wanted = (
+        s.temporal_tls
+        or s.temporal_api_key
+        or any(v is not None for v in (cert, key, s.temporal_tls_server_ca))
+        or s.temporal_tls_server_name
+    )
+    if not wanted:
+        return False
+    if (cert is None) != (key is None):
+        raise TLSSettingsError(
+            "mTLS needs both TEMPORAL_TLS_CLIENT_CERT and TEMPORAL_TLS_CLIENT_KEY, or neither"
+        )
+
+    def read(path: Path | None, setting: str) -> bytes | None:
+        if path is None:
+            return None
+        try:
+            return path.read_bytes()
+        except OSError as err:
+            raise TLSSettingsError(f"{setting}: cannot read {path}: {err.strerror}") from None
 
     return TLSConfig(
-        server_root_ca_cert=read(settings.temporal_tls_server_ca),
-        client_cert=read(settings.temporal_tls_client_cert),
-        client_private_key=read(settings.temporal_tls_client_key),
-        domain=settings.temporal_tls_server_name,
+        server_root_ca_cert=read(s.temporal_tls_server_ca, "TEMPORAL_TLS_SERVER_CA"),
+        client_cert=read(cert, "TEMPORAL_TLS_CLIENT_CERT"),
+        client_private_key=read(key, "TEMPORAL_TLS_CLIENT_KEY"),
+        domain=s.temporal_tls_server_name,
     )
 
 

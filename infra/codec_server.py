@@ -1,0 +1,311 @@
+"""The codec server: decrypts payloads for the Temporal UI and `temporal` CLI (docs/security.md §4).
+
+Temporal's remote codec protocol: `POST …/encode`, `POST …/decode` (only the last path segment
+routes, for the CLI's per-namespace templating). The CLI authenticates with `Authorization:
+Bearer <token>`; a browser cannot add that header to the UI's requests, so a person signs in once
+at `/login` and the UI, with "Include cross-origin credentials", sends the SameSite=Strict session
+cookie. Every decode is recorded (the `audit` hook) before any clear text leaves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import html
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiohttp import web
+from google.protobuf import json_format
+from sqlalchemy import Engine
+from temporalio.api.common.v1 import Payload, Payloads
+
+from infra.codec import EncryptionCodec
+from infra.keys import KeyRing, KeyRingError, load_codec_token, load_keyring
+from projections.access import AccessAction, record_access
+
+__all__ = ["DecodeAccess", "database_audit", "load_codec_token", "main", "make_app"]
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "cc_codec_session"
+SESSION_TTL = timedelta(hours=8)
+MAX_BODY = 8 * 1024 * 1024  # Temporal caps one payload at 2 MiB; a UI batch holds several
+ALLOW_HEADERS = "authorization, content-type, x-namespace"
+
+
+@dataclass(frozen=True)
+class DecodeAccess:
+    """What the audit hook is told about one decode request (no payload content)."""
+
+    via: str  # "bearer" or "session"
+    namespace: str | None
+    payloads: int
+    undecryptable: int
+
+
+AuditHook = Callable[[DecodeAccess], Awaitable[None]]
+
+
+class _Sessions:
+    """Stateless expiring sessions: `<expiry>.<hmac(expiry)>` under a key derived from the token,
+    so rotating the token ends every session."""
+
+    def __init__(self, token: str, ttl: timedelta) -> None:
+        self._key = hmac.new(token.encode(), b"codec-ui-session/v1", hashlib.sha256).digest()
+        self.ttl = ttl
+
+    def _mac(self, expiry: str) -> str:
+        return hmac.new(self._key, expiry.encode(), hashlib.sha256).hexdigest()
+
+    def issue(self) -> str:
+        expiry = str(int(time.time() + self.ttl.total_seconds()))
+        return f"{expiry}.{self._mac(expiry)}"
+
+    def valid(self, value: str) -> bool:
+        expiry, _, mac = value.partition(".")
+        if not expiry.isdigit() or not hmac.compare_digest(mac, self._mac(expiry)):
+            return False
+        return int(expiry) > time.time()
+
+
+def _digest(value: str) -> bytes:
+    # Compared as digests so the comparison takes the same time whatever the candidate's length.
+    return hashlib.sha256(value.encode()).digest()
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+_LOGIN_PAGE = """<!doctype html><meta charset="utf-8"><title>Client Care codec server</title>
+<h1>Client Care codec server</h1><p>{message}</p>
+<form method="post" action="login"><label>Codec token
+<input name="token" type="password" autocomplete="off" required></label>
+<button>Sign in</button></form>"""
+
+
+def make_app(
+    keyring: KeyRing,
+    token: str,
+    cors_origin: str,
+    *,
+    audit: AuditHook | None = None,
+    session_ttl: timedelta = SESSION_TTL,
+) -> web.Application:
+    """`cors_origin`: the UI's origin (comma-separate several, e.g. localhost and 127.0.0.1)."""
+    if not token:
+        raise KeyRingError("the codec server needs a token")
+    codec = EncryptionCodec(keyring)
+    sessions = _Sessions(token, session_ttl)
+    token_digest = _digest(token)
+    origins = {o.strip().rstrip("/") for o in cors_origin.split(",") if o.strip()}
+
+    def authenticated(request: web.Request) -> str | None:
+        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            _digest(credential.strip()), token_digest
+        ):
+            return "bearer"
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie and sessions.valid(cookie):
+            return "session"
+        return None
+
+    def cors(response: web.StreamResponse, origin: str | None) -> web.StreamResponse:
+        if origin in origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers["Vary"] = "Origin"
+        return response
+
+    @web.middleware
+    async def guard(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        own_origin = f"{request.scheme}://{request.host}"
+        # Browsers send Origin on cross-origin requests: only the UI (and our own login form)
+        # may use this server from a page; the CLI sends no Origin at all.
+        if origin is not None and origin not in origins and origin != own_origin:
+            return _error(403, "origin not allowed")
+        if request.method == "OPTIONS":
+            if origin not in origins:
+                return _error(403, "origin not allowed")
+            preflight = web.Response(status=204)
+            preflight.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+            preflight.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+            preflight.headers["Access-Control-Max-Age"] = "600"
+            return cors(preflight, origin)
+        response = await handler(request)
+        response.headers["Cache-Control"] = "no-store"  # decoded payloads are personal data
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return cors(response, origin)
+
+    async def route(request: web.Request) -> web.StreamResponse:
+        action = request.path.rstrip("/").rsplit("/", 1)[-1]
+        if action == "login":
+            return await login(request)
+        if action not in ("encode", "decode"):
+            return _error(404, "not found: POST …/encode or …/decode")
+        if request.method != "POST":
+            return _error(405, "use POST")
+        via = authenticated(request)
+        if via is None:
+            response = _error(401, "missing or invalid codec token")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="client-care-codec"'
+            return response
+        payloads = await read_payloads(request)
+        if isinstance(payloads, web.Response):
+            return payloads
+        if action == "encode":
+            return reply([codec.encrypt(p) for p in payloads])
+        decoded, failed = decode_for_display(payloads)
+        if audit is not None:
+            event = DecodeAccess(via, request.headers.get("X-Namespace"), len(payloads), failed)
+            try:
+                await audit(event)
+            except Exception:
+                log.exception("codec decode refused: the access could not be recorded")
+                return _error(503, "the access could not be recorded; nothing was decoded")
+        return reply(decoded)
+
+    async def read_payloads(request: web.Request) -> list[Payload] | web.Response:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict) or not isinstance(body.get("payloads"), list):
+                raise ValueError
+            message = json_format.ParseDict(body, Payloads())
+        except (ValueError, json_format.ParseError):
+            return _error(400, 'expected JSON {"payloads": [{"metadata": {...}, "data": "..."}]}')
+        return list(message.payloads)
+
+    def decode_for_display(payloads: list[Payload]) -> tuple[list[Payload], int]:
+        # For display, a payload that is not ours (or under a retired key) is shown as it is
+        # rather than failing the whole page; it stays ciphertext, so nothing leaks.
+        out: list[Payload] = []
+        failed = 0
+        for payload in payloads:
+            if not codec.is_encrypted(payload):
+                out.append(payload)
+                continue
+            try:
+                out.append(codec.decrypt(payload))
+            except KeyRingError as err:
+                failed += 1
+                log.warning("codec server could not decrypt a payload: %s", err)
+                out.append(payload)
+        return out, failed
+
+    def reply(payloads: list[Payload]) -> web.Response:
+        return web.json_response(
+            {"payloads": [json_format.MessageToDict(p) for p in payloads]},
+            dumps=lambda obj: json.dumps(obj, separators=(",", ":")),
+        )
+
+    async def login(request: web.Request) -> web.StreamResponse:
+        if request.method == "GET":
+            return page(200, "Paste the codec token to let this browser decode payloads.")
+        if request.method != "POST":
+            return _error(405, "use GET or POST")
+        form = await request.post()
+        candidate = str(form.get("token", ""))
+        if not hmac.compare_digest(_digest(candidate.strip()), token_digest):
+            return page(401, "That token is not valid.")
+        response = page(
+            200,
+            "Signed in. In the Temporal UI's codec server settings, use this server's URL and "
+            "tick “Include cross-origin credentials”.",
+        )
+        response.set_cookie(
+            SESSION_COOKIE,
+            sessions.issue(),
+            max_age=int(sessions.ttl.total_seconds()),
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+            path="/",
+        )
+        return response
+
+    def page(status: int, message: str) -> web.Response:
+        response = web.Response(
+            status=status,
+            text=_LOGIN_PAGE.format(message=html.escape(message)),
+            content_type="text/html",
+        )
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; form-action 'self'; frame-ancestors 'none'"
+        )
+        return response
+
+    app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
+    app.router.add_route("*", "/{tail:.*}", route)
+    return app
+
+
+def database_audit(engine: Engine, actor_prefix: str = "codec") -> AuditHook:
+    """An audit hook writing one access_log row per decode request."""
+
+    def write(event: DecodeAccess) -> None:
+        with engine.begin() as conn:
+            record_access(
+                conn,
+                actor=f"{actor_prefix}:{event.via}",
+                action=AccessAction.CODEC_DECODE,
+                purpose=(
+                    f"{event.payloads} payload(s), namespace {event.namespace or '?'}"
+                    + (f", {event.undecryptable} not decryptable" if event.undecryptable else "")
+                ),
+            )
+
+    async def record(event: DecodeAccess) -> None:
+        await asyncio.to_thread(write, event)
+
+    return record
+
+
+def main(argv: list[str] | None = None) -> None:
+    from infra.database import database_url, make_engine
+    from infra.logging import configure_logging
+    from infra.settings import get_settings
+
+    parser = argparse.ArgumentParser(prog="python -m infra.codec_server", description=__doc__)
+    parser.add_argument("--host", help="listen address (default: CODEC_SERVER_HOST)")
+    parser.add_argument("--port", type=int, help="listen port (default: CODEC_SERVER_PORT)")
+    parser.add_argument(
+        "--no-audit", action="store_true", help="do not record decodes in access_log (tests only)"
+    )
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    configure_logging(fmt=settings.log_format)
+    try:
+        keyring = load_keyring(settings)
+        # Creating the dev token is never unsafe: an unknown random token locks everyone out
+        # until they read it from the file.
+        token = load_codec_token(settings, create_dev_token=True)
+    except KeyRingError as err:
+        raise SystemExit(f"codec server: {err}") from None
+    audit = None if args.no_audit else database_audit(make_engine(database_url(settings)))
+    host = args.host or settings.codec_server_host
+    port = args.port or settings.codec_server_port
+    log.info(
+        "codec server listening",
+        extra={"url": f"http://{host}:{port}", "cors_origin": settings.codec_cors_origin},
+    )
+    web.run_app(
+        make_app(keyring, token, settings.codec_cors_origin, audit=audit),
+        host=host,
+        port=port,
+        print=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The access record (PIPL): who read or erased a client's personal data, when, and why.
+
+Every path that turns ciphertext into clear text for a person - the auditor's decrypted
+history, the codec server, an erasure - writes a row *before* it reveals anything, so a read
+that could not be recorded does not happen (fail closed).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine
+
+from infra.redact import mask_text
+from projections.tables import access_log
+
+
+class AccessAction:
+    """The actions written to `access_log.action` (free strings are allowed; these are ours)."""
+
+    HISTORY_DECRYPT = "history-decrypt"  # auditor.py history: a decrypted timeline
+    PROJECTION_REBUILD = "projection-rebuild"  # auditor.py rebuild/verify: decrypts inputs
+    CODEC_DECODE = "codec-decode"  # the codec server decrypted payloads for the UI or CLI
+    PROFILE_READ = "profile-read"  # a client file opened for a person
+    ERASE = "erase"  # PIPL deletion
+
+
+class AccessLogError(ValueError):
+    pass
+
+
+def _limit(column: str) -> int:
+    length = access_log.c[column].type.length  # type: ignore[attr-defined]
+    return int(length)
+
+
+def _checked(column: str, value: str | None, *, required: bool = False) -> str | None:
+    if value is None or not value.strip():
+        if required:
+            raise AccessLogError(f"access_log.{column} is required")
+        return None
+    value = value.strip()
+    if len(value) > _limit(column):
+        raise AccessLogError(f"access_log.{column} is longer than {_limit(column)} characters")
+    return value
+
+
+def current_actor() -> str:
+    """Who is at the keyboard of a command-line tool: CLIENT_CARE_ACTOR, else the OS user."""
+    actor = os.environ.get("CLIENT_CARE_ACTOR") or f"os:{getpass.getuser()}"
+    return actor[: _limit("actor")]
+
+
+def record_access(
+    conn: Connection,
+    actor: str,
+    action: str,
+    client_id: str | None = None,
+    workflow_id: str | None = None,
+    purpose: str | None = None,
+) -> None:
+    """Appends one access_log row in the caller's transaction.
+
+    `purpose` is free text and so is masked and cut to the column's width; the other fields are
+    identifiers and are refused, not cut, when they do not fit.
+    """
+    if purpose is not None:
+        purpose = mask_text(purpose.strip())
+        limit = _limit("purpose")
+        if len(purpose) > limit:
+            purpose = purpose[: limit - 1] + "…"
+    conn.execute(
+        access_log.insert().values(
+            actor=_checked("actor", actor, required=True),
+            action=_checked("action", action, required=True),
+            client_id=_checked("client_id", client_id),
+            workflow_id=_checked("workflow_id", workflow_id),
+            purpose=purpose or None,
+            at=datetime.now(UTC),
+        )
+    )
+
+
+@contextmanager
+def access_recorded(
+    engine: Engine,
+    actor: str,
+    action: str,
+    *,
+    client_id: str | None = None,
+    workflow_id: str | None = None,
+    purpose: str | None = None,
+) -> Iterator[None]:
+    """`with access_recorded(engine, actor, AccessAction.HISTORY_DECRYPT, workflow_id=wf):` —
+    the row is committed in its own transaction before the body decrypts anything, and stays
+    even if the body fails (an attempted read is still a read)."""
+    with engine.begin() as conn:
+        record_access(conn, actor, action, client_id, workflow_id, purpose)
+    yield
