@@ -16,7 +16,7 @@ import time
 from infra.binaries import MissingBinaryError, temporal_cli
 from infra.database import DEV_PG_PORT, database_url
 from infra.embedded_pg import EmbeddedPostgres, PostgresStartError
-from infra.keys import load_keyring
+from infra.keys import load_codec_token, load_keyring
 from infra.policy_file import PolicyFileError, policy_from_settings
 from infra.processes import Supervisor, port_in_use, wait_for_port
 from infra.settings import DATA_DIR, ROOT, Settings
@@ -71,6 +71,8 @@ def _print_where_to_look(ports: dict[str, int], settings: Settings, db_url: str)
         f"  Temporal gRPC    {settings.temporal_address}  namespace {settings.temporal_namespace}",
         f"  Codec server     http://localhost:{settings.codec_server_port}"
         "  (token in .data/codec-token)",
+        f"  Decoded UI       sign in once at http://localhost:{settings.codec_server_port}/login"
+        " with that token, then in the UI's codec settings tick 'Include cross-origin credentials'",
         f"  PostgreSQL       {db_url.replace('+psycopg', '')}",
         f"  Logs             {DATA_DIR / 'logs'}",
         "  Try              .venv/bin/python starter.py complaint show <id>   |   "
@@ -87,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         policy_from_settings(settings)  # refuse a bad policy file before starting anything
         ports = preflight(settings, args.external_temporal)
         load_keyring(settings, create_dev_key=True)
+        load_codec_token(settings, create_dev_token=True)
     except (StackError, PolicyFileError, MissingBinaryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -53,6 +53,9 @@ def _wait_ready(proc: subprocess.Popen[str], timeout: float = 180) -> str:
             break
         seen.append(line)
         if READY in line:
+            # the addresses follow the ready line, up to the blank line that ends the block
+            while (line := proc.stdout.readline()).strip():
+                seen.append(line)
             return "".join(seen)
     proc.kill()
     pytest.fail("the stack did not report ready:\n" + "".join(seen))
@@ -70,7 +73,7 @@ def test_stack_starts_reports_and_stops_cleanly(data_dir: Path) -> None:
     children = psutil.Process(proc.pid).children(recursive=True)
     names = " ".join(" ".join(c.cmdline()) for c in children)
     assert "start-dev" in names and "worker.py" in names and "infra.codec_server" in names
-    assert "http://localhost:" in output
+    assert "http://localhost:" in output and "/login" in output
     assert (data_dir / "temporal.db").exists() and (data_dir / "postgres" / "PG_VERSION").exists()
 
     proc.send_signal(signal.SIGINT)
