@@ -1,0 +1,124 @@
+"""`starter.py complaint <verb>`: open a complaint and drive it, as importable functions.
+
+Bodies are validated with the domain's models before anything is sent, and the workflow's
+validators check them again against the complaint's current stage; either refusal becomes a
+`CommandError` whose message says what was wrong (never echoing personal data). A complaint that
+does not answer within `complaint_replies.ANSWER_WITHIN` (no worker running) is reported as
+`unavailable` rather than left hanging.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from commands import complaint_replies as replies
+from commands.base import Command, CommandContext, CommandError
+from commands.complaint_open import open_complaint
+from domain.complaint import (
+    Assessment,
+    ExtensionRequest,
+    FollowUpAnswer,
+    InvestigationStep,
+    Reassignment,
+    ResolutionPlan,
+    Withdrawal,
+)
+from domain.complaint_state import Complaint
+from workflows.complaint import ComplaintWorkflow
+from workflows.complaint_models import complaint_workflow_id
+
+
+async def _update(
+    ctx: CommandContext, complaint_id: str | None, update: Any, cmd: BaseModel
+) -> dict[str, Any]:
+    cid = replies.complaint_id_of(complaint_id)
+    handle: WorkflowHandle[Any, Any] = ctx.client.get_workflow_handle(complaint_workflow_id(cid))
+    try:
+        state: Complaint = await handle.execute_update(
+            update, cmd, result_type=Complaint, rpc_timeout=replies.ANSWER_WITHIN
+        )
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise replies.unanswered(cid) from None
+    except WorkflowUpdateFailedError as err:
+        raise replies.refusal(err) from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise await replies.gone(ctx, cid) from None
+        raise
+    return replies.answer(state)
+
+
+async def assess(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    cmd = replies.parse(Assessment, body, "assessment")
+    return await _update(ctx, cid, ComplaintWorkflow.assess, cmd)
+
+
+async def investigate(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    cmd = replies.parse(InvestigationStep, body, "investigation step")
+    return await _update(ctx, cid, ComplaintWorkflow.investigate, cmd)
+
+
+async def resolve(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    cmd = replies.parse(ResolutionPlan, body, "resolution plan")
+    return await _update(ctx, cid, ComplaintWorkflow.resolve, cmd)
+
+
+async def follow_up(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    cmd = replies.parse(FollowUpAnswer, body, "follow-up")
+    return await _update(ctx, cid, ComplaintWorkflow.follow_up, cmd)
+
+
+async def extend(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    cmd = replies.parse(ExtensionRequest, body, "extension")
+    return await _update(ctx, cid, ComplaintWorkflow.extend, cmd)
+
+
+async def reassign(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    cmd = replies.parse(Reassignment, body, "reassignment")
+    return await _update(ctx, cid, ComplaintWorkflow.reassign, cmd)
+
+
+async def withdraw(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    cmd = replies.parse(Withdrawal, body, "withdrawal")
+    return await _update(ctx, cid, ComplaintWorkflow.withdraw, cmd)
+
+
+async def show(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    """The state and the timeline's non-personal facts (free-text details stay encrypted)."""
+    complaint_id = replies.complaint_id_of(cid)
+    handle = ctx.client.get_workflow_handle(complaint_workflow_id(complaint_id))
+    try:
+        state = await handle.query(ComplaintWorkflow.state, rpc_timeout=replies.ANSWER_WITHIN)
+        timeline = await handle.query(ComplaintWorkflow.timeline, rpc_timeout=replies.ANSWER_WITHIN)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise await replies.gone(ctx, complaint_id) from None
+        if err.status == RPCStatusCode.DEADLINE_EXCEEDED:
+            raise replies.unanswered(complaint_id) from None
+        raise
+    except WorkflowQueryFailedError as err:
+        raise CommandError(f"complaint {complaint_id} cannot be read: {err}") from None
+    events = [e.model_dump(mode="json", exclude={"detail"}) for e in timeline.events]
+    return replies.answer(state, timeline=events)
+
+
+COMMANDS: dict[str, Command] = {
+    "open": open_complaint,
+    "assess": assess,
+    "investigate": investigate,
+    "resolve": resolve,
+    "follow-up": follow_up,
+    "extend": extend,
+    "reassign": reassign,
+    "withdraw": withdraw,
+    "show": show,
+}

@@ -1,0 +1,280 @@
+"""Complaints (DOMAIN.md §6): taxonomy, intake and command models, and the state machine.
+
+This module is the vocabulary: the taxonomy, which command is allowed in which stage, and the
+models commands carry. The state is in `domain.complaint_state`, the transitions commands make in
+`domain.complaint_transitions` and those the clock makes in `domain.complaint_clock`.
+
+Repeat complaints: a complaint's *matter* is `<client_id>:<matter>` where `matter` is the
+reference given at intake (a product code, order or case reference — never free text), or, when
+none is given, the category the intake already knows. Another submission from the same client on
+the same matter while the first complaint is open is merged into it; without a matter or a
+category at intake a submission always opens a new complaint (a later assessment does not
+re-key it: the matter identifies the grievance as the client filed it).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    model_validator,
+)
+
+from domain.enums import Channel, ComplaintStage, Severity
+
+Stage = ComplaintStage
+
+Ref = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+]
+"""An id of a client, complaint, staff member or department: no spaces, no e-mail addresses."""
+MatterRef = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+    ),
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+Scalar = str | int | bool | None
+
+_COMMAND = ConfigDict(frozen=True, extra="forbid")
+
+
+class ComplaintCategory(StrEnum):
+    PRODUCT_PERFORMANCE = "product_performance"
+    SUITABILITY = "suitability"  # mis-selling: a product above the client's risk level
+    FEES = "fees"
+    DISCLOSURE = "disclosure"
+    SERVICE_ATTITUDE = "service_attitude"
+    TRANSACTION_PROCESSING = "transaction_processing"
+    PRIVACY = "privacy"
+    OTHER = "other"
+
+
+class RootCause(StrEnum):
+    """What the investigation found, for the periodic cause analysis (投诉分析与改进)."""
+
+    PRODUCT_DESIGN = "product_design"
+    SALES_PRACTICE = "sales_practice"
+    RISK_ASSESSMENT = "risk_assessment"
+    DISCLOSURE_GAP = "disclosure_gap"
+    PRICING_ERROR = "pricing_error"
+    PROCESS_GAP = "process_gap"
+    SYSTEM_FAILURE = "system_failure"
+    STAFF_CONDUCT = "staff_conduct"
+    THIRD_PARTY = "third_party"
+    MARKET_MOVEMENT = "market_movement"
+    DATA_HANDLING = "data_handling"
+    CLIENT_MISUNDERSTANDING = "client_misunderstanding"
+    OTHER = "other"
+
+
+class Outcome(StrEnum):
+    RESOLVED = "resolved"
+    NO_RESPONSE = "no_response"
+    WITHDRAWN = "withdrawn"
+
+
+class Action(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    ASSESS = "assess"
+    INVESTIGATE = "investigate"
+    RESOLVE = "resolve"
+    FOLLOW_UP = "follow-up"
+    EXTEND = "extend"
+    REASSIGN = "reassign"
+    WITHDRAW = "withdraw"
+    MERGE_REPEAT = "merge-repeat"
+    ESCALATE = "escalate"
+    WARN = "warn"
+    BREACH = "breach"
+    SURVEY = "survey"
+
+
+OPEN = frozenset(Stage) - {Stage.CLOSED, Stage.WITHDRAWN}
+DECISION_PENDING = frozenset({Stage.ASSESSMENT, Stage.INVESTIGATION, Stage.RESOLUTION})
+"""The stages during which the decision deadline runs; the resolution is the decision."""
+HANDLED = frozenset({Stage.INVESTIGATION, Stage.RESOLUTION, Stage.FOLLOW_UP})
+
+ALLOWED: dict[Action, frozenset[Stage]] = {
+    Action.ACKNOWLEDGE: frozenset({Stage.INTAKE}),
+    Action.ASSESS: frozenset({Stage.ASSESSMENT}),
+    Action.INVESTIGATE: frozenset({Stage.INVESTIGATION}),
+    Action.RESOLVE: frozenset({Stage.RESOLUTION}),
+    Action.FOLLOW_UP: frozenset({Stage.FOLLOW_UP}),
+    # An extension is for a case the assessment found complex, and is granted before the decision.
+    Action.EXTEND: frozenset({Stage.INVESTIGATION, Stage.RESOLUTION}),
+    # The first handler is named by the assessment; reassigning changes one already named.
+    Action.REASSIGN: HANDLED,
+    Action.WITHDRAW: OPEN,
+    Action.MERGE_REPEAT: OPEN,
+    Action.ESCALATE: frozenset({Stage.ASSESSMENT}),
+    Action.WARN: DECISION_PENDING,
+    Action.BREACH: DECISION_PENDING,
+    Action.SURVEY: frozenset({Stage.FOLLOW_UP}),
+}
+_COMMANDS: tuple[Action, ...] = (
+    Action.ASSESS,
+    Action.INVESTIGATE,
+    Action.RESOLVE,
+    Action.FOLLOW_UP,
+    Action.EXTEND,
+    Action.REASSIGN,
+    Action.WITHDRAW,
+)
+WAITING_FOR = {
+    Stage.INTAKE: "waiting to be acknowledged",
+    Stage.ASSESSMENT: "waiting for its assessment",
+    Stage.INVESTIGATION: "under investigation",
+    Stage.RESOLUTION: "waiting for a resolution plan",
+    Stage.FOLLOW_UP: "waiting for the client's satisfaction",
+    Stage.CLOSED: "closed",
+    Stage.WITHDRAWN: "withdrawn",
+}
+
+
+class ComplaintRuleError(ValueError):
+    """A refused transition; the message names the stage and the problem, never personal data."""
+
+
+def allowed_commands(stage: Stage) -> list[str]:
+    return [a.value for a in _COMMANDS if stage in ALLOWED[a]]
+
+
+def escalated(severity: Severity) -> Severity:
+    """One level up; critical stays critical."""
+    order = list(Severity)
+    return order[min(order.index(severity) + 1, len(order) - 1)]
+
+
+def matter_key(client_id: str, matter: str | None) -> str | None:
+    return f"{client_id}:{matter}" if matter else None
+
+
+class Complainant(BaseModel):
+    """Personal data: lives only in encrypted payloads and `*_enc` columns."""
+
+    model_config = _COMMAND
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()-]{4,30}$")] | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Complainant:
+        if not (self.phone or self.email):
+            raise ValueError("a complainant needs a phone or an email to be answered on")
+        return self
+
+
+class ComplaintIntake(BaseModel):
+    """What is recorded at receipt: channel, time, complainant, content (and optional keys)."""
+
+    model_config = _COMMAND
+    client_id: Ref
+    channel: Channel
+    content: Text
+    complainant: Complainant
+    received_at: AwareDatetime | None = Field(default=None, description="default: the start")
+    subject: Ref | None = Field(default=None, description="the staff member complained about")
+    matter: MatterRef | None = Field(default=None, description="reference repeats merge on")
+    category: ComplaintCategory | None = None
+    severity: Severity = Field(default=Severity.MEDIUM, description="provisional until assessed")
+
+    def matter_key(self) -> str | None:
+        return matter_key(self.client_id, self.matter or self.category)
+
+
+class Assessment(BaseModel):
+    model_config = _COMMAND
+    category: ComplaintCategory
+    severity: Severity
+    department: Ref
+    handler: Ref
+    complex: bool = False
+    subject: Ref | None = None
+    supervisor: Ref | None = None
+    by: Ref | None = None
+
+
+class InvestigationStep(BaseModel):
+    model_config = _COMMAND
+    findings: Text
+    evidence: list[Text] = Field(default=[], max_length=100)
+    root_cause: RootCause | None = None
+    done: bool = False
+    by: Ref | None = None
+
+
+class ResolutionPlan(BaseModel):
+    model_config = _COMMAND
+    measures: Text
+    owner: Ref
+    due: date
+    by: Ref | None = None
+
+
+class FollowUpAnswer(BaseModel):
+    model_config = _COMMAND
+    satisfaction: int = Field(ge=1, le=5)
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] = ""
+    by: Ref | None = None
+
+
+class ExtensionRequest(BaseModel):
+    model_config = _COMMAND
+    reason: Text
+    approved_by: Ref
+
+
+class Reassignment(BaseModel):
+    model_config = _COMMAND
+    department: Ref | None = None
+    handler: Ref | None = None
+    supervisor: Ref | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    by: Ref | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Reassignment:
+        if not (self.department or self.handler or self.supervisor):
+            raise ValueError("name a department, handler or supervisor to reassign to")
+        return self
+
+
+class Withdrawal(BaseModel):
+    model_config = _COMMAND
+    reason: Text
+    by: Ref | None = None
+
+
+class RepeatSubmission(BaseModel):
+    """Another submission on an open complaint's matter (its content is personal)."""
+
+    model_config = _COMMAND
+    client_id: Ref
+    channel: Channel
+    content: Text
+    complainant: Complainant
+    received_at: AwareDatetime | None = None
+
+
+class ComplaintEvent(BaseModel):
+    """A timeline entry: `data` is safe to index; `detail` holds free text and stays encrypted."""
+
+    model_config = ConfigDict(frozen=True)
+    seq: int
+    kind: str
+    at: datetime
+    stage_from: Stage | None
+    stage_to: Stage
+    actor: str | None = None
+    data: dict[str, Scalar] = {}
+    detail: dict[str, JsonValue] | None = None
