@@ -67,9 +67,13 @@ def db(engine: Engine) -> Engine:
     return engine
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def ts_env(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: months of timers in milliseconds."""
+    """The time-skipping test server: months of timers in milliseconds.
+
+    One per test (it starts in ~0.1 s): the server's clock is shared by everything on it, and a
+    workflow one test leaves behind could otherwise hold or skip time in the next.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter(keyring),
         test_server_existing_path=temporal_test_server(),
