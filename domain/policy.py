@@ -57,6 +57,20 @@ class TieringPolicy(BaseModel):
         return self
 
 
+class SegmentPolicy(BaseModel):
+    """Investment-amount bands that sub-segment individual clients (DOMAIN §2), CNY of AUM."""
+
+    model_config = _STRICT
+    affluent_from: Decimal = Field(default=Decimal(500_000), ge=0)
+    high_net_worth_from: Decimal = Field(default=Decimal(6_000_000), ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SegmentPolicy:
+        if self.affluent_from > self.high_net_worth_from:
+            raise ValueError("segments.affluent_from must not exceed segments.high_net_worth_from")
+        return self
+
+
 class ServicePolicy(BaseModel):
     model_config = _STRICT
     callback_every: dict[Tier, IsoPeriod] = {
@@ -115,14 +129,62 @@ class SchedulePolicy(BaseModel):
     kpi_report_cron: str = "0 3 1 * *"
 
 
+class KpiWeights(BaseModel):
+    """Relative weights of the KPIs in the quantitative appraisal score (need not sum to 1).
+
+    A KPI with no evidence for a subject (say, no complaints for an advisor) is left out and the
+    remaining weights are rescaled, so nobody is rewarded or punished for an absent metric.
+    """
+
+    model_config = _STRICT
+    csat: float = Field(default=0.20, ge=0)
+    nps: float = Field(default=0.10, ge=0)
+    callback_completion: float = Field(default=0.20, ge=0)
+    deadline_compliance: float = Field(default=0.15, ge=0)
+    complaint_satisfaction: float = Field(default=0.15, ge=0)
+    retention: float = Field(default=0.10, ge=0)
+    aum_growth: float = Field(default=0.05, ge=0)
+    repeat_complaints: float = Field(default=0.05, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> KpiWeights:
+        if not any(v > 0 for v in self.model_dump().values()):
+            raise ValueError("appraisal.weights: at least one KPI needs a positive weight")
+        return self
+
+
+class AppraisalPolicy(BaseModel):
+    """Supervision and appraisal (DOMAIN §7): how KPIs become scores, and scores bonus bands."""
+
+    model_config = _STRICT
+    weights: KpiWeights = KpiWeights()
+    qualitative_weight: float = Field(
+        default=0.30, ge=0, le=1, description="share of conduct and client feedback in the total"
+    )
+    aum_growth_target: float = Field(
+        default=0.01, gt=0, description="AUM growth per reporting period that earns full marks"
+    )
+    repeat_complaint_window: IsoPeriod = _p("P12M")
+    reward_at: float = Field(default=85, ge=0, le=100, description="score from which a bonus")
+    deduct_below: float = Field(default=60, ge=0, le=100, description="score under which a cut")
+
+    @model_validator(mode="after")
+    def _bands(self) -> AppraisalPolicy:
+        if self.deduct_below > self.reward_at:
+            raise ValueError("appraisal.deduct_below must not exceed appraisal.reward_at")
+        return self
+
+
 class Policy(BaseModel):
     model_config = _STRICT
     timezone: str = "Asia/Shanghai"
     tiers: TieringPolicy = TieringPolicy()
+    segments: SegmentPolicy = SegmentPolicy()
     service: ServicePolicy = ServicePolicy()
     holidays: HolidayPolicy = HolidayPolicy()
     complaints: ComplaintPolicy = ComplaintPolicy()
     schedules: SchedulePolicy = SchedulePolicy()
+    appraisal: AppraisalPolicy = AppraisalPolicy()
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,175 @@
+"""Report commands: build the periodic report, compute a period's KPI snapshots, keep the
+monthly `kpi-report` schedule.
+
+    report build    {"period": "2026-03"} or {"period_start", "period_end"}, "out_dir"
+    report kpi      {"period": ...} or {"period_start", "period_end"}, optional "qualitative"
+    report schedule {}
+
+Dates: `period_start` "2026-03-01" is local midnight in the policy's time zone; a date-only
+`period_end` such as "2026-03-31" includes that whole day, while a full timestamp is exclusive.
+`build` needs no Temporal connection (it reads PostgreSQL); `kpi` and `schedule` do.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+
+from commands.base import Command, CommandContext, CommandError
+from domain.kpi_period import ReportingPeriod
+from domain.policy import Policy
+from workflows.kpi_report import SCHEDULE_ID, KpiReportInput, KpiReportWorkflow
+
+# Each scheduled run reports its own month, so none may be dropped: buffer overlaps, and after
+# an outage catch up on up to two missed months.
+CATCHUP_WINDOW = timedelta(days=62)
+
+
+def kpi_schedule(policy: Policy, task_queue: str, schedule_id: str = SCHEDULE_ID) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            KpiReportWorkflow.run,
+            # The policy travels in the action: re-run `ensure_kpi_schedule` when it changes
+            # (the worker does at start-up).
+            KpiReportInput(policy=policy),
+            id=schedule_id,
+            task_queue=task_queue,
+            static_summary="KPI snapshots for the month before",
+        ),
+        spec=ScheduleSpec(
+            cron_expressions=[policy.schedules.kpi_report_cron], time_zone_name=policy.timezone
+        ),
+        policy=SchedulePolicy(
+            overlap=ScheduleOverlapPolicy.BUFFER_ALL, catchup_window=CATCHUP_WINDOW
+        ),
+    )
+
+
+async def ensure_kpi_schedule(
+    client: Client, task_queue: str, policy: Policy, schedule_id: str = SCHEDULE_ID
+) -> Literal["created", "updated"]:
+    """Creates the schedule, or brings an existing one in line with `policy`; safe to repeat."""
+    try:
+        await client.create_schedule(schedule_id, kpi_schedule(policy, task_queue, schedule_id))
+        return "created"
+    except ScheduleAlreadyRunningError:
+        pass
+
+    def refresh(current: ScheduleUpdateInput) -> ScheduleUpdate:
+        fresh = kpi_schedule(policy, task_queue, schedule_id)
+        fresh.state = current.description.schedule.state  # an operator's pause survives
+        return ScheduleUpdate(schedule=fresh)
+
+    await client.get_schedule_handle(schedule_id).update(refresh)
+    return "updated"
+
+
+def _instant(value: Any, field: str, policy: Policy, *, end: bool) -> datetime:
+    if isinstance(value, datetime | date):
+        text = value.isoformat()
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise CommandError(f"{field} must be a date such as 2026-03-01", "invalid")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise CommandError(f"{field}: {text!r} is not an ISO date or timestamp", "invalid") from exc
+    date_only = "T" not in text and " " not in text.strip()
+    if date_only:
+        day = parsed.date() + timedelta(days=1 if end else 0)
+        return datetime.combine(day, time(), policy.zone())
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=policy.zone())
+
+
+def kpi_input(body: dict[str, Any], policy: Policy) -> tuple[KpiReportInput, ReportingPeriod]:
+    """The workflow input for a body, with the period it resolves to; refused with the reason."""
+    try:
+        inp = KpiReportInput(
+            policy=policy,
+            period=body.get("period"),
+            period_start=(
+                _instant(body["period_start"], "period_start", policy, end=False)
+                if body.get("period_start") is not None
+                else None
+            ),
+            period_end=(
+                _instant(body["period_end"], "period_end", policy, end=True)
+                if body.get("period_end") is not None
+                else None
+            ),
+            qualitative=body.get("qualitative") or {},
+        )
+        return inp, inp.resolve(datetime.now(UTC))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise CommandError(f"invalid report request: {problems}", "invalid") from exc
+    except ValueError as exc:
+        raise CommandError(str(exc), "invalid") from exc
+
+
+@lru_cache(maxsize=1)
+def _settings_engine() -> Engine:
+    from infra.database import database_url, make_engine
+    from infra.settings import get_settings
+
+    return make_engine(database_url(get_settings()))
+
+
+def engine_for(ctx: CommandContext) -> Engine:
+    """The context's engine when it carries one (tests, an embedding service), else settings'."""
+    engine = getattr(ctx, "engine", None)
+    return engine if isinstance(engine, Engine) else _settings_engine()
+
+
+async def build(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    import asyncio
+
+    from reports.build import build_report
+
+    _, period = kpi_input({k: v for k, v in body.items() if k != "out_dir"}, ctx.policy)
+    out_dir = Path(body.get("out_dir") or f"reports-{period.label}")
+    files = await asyncio.to_thread(build_report, engine_for(ctx), period, out_dir, ctx.policy)
+    return {"period": period.label, "html": str(files.html), "csv": [str(p) for p in files.csv]}
+
+
+async def kpi(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    """Computes (or recomputes) a period's snapshots now and waits for the result."""
+    inp, period = kpi_input(body, ctx.policy)
+    handle = await ctx.client.start_workflow(
+        KpiReportWorkflow.run,
+        inp,
+        id=f"{SCHEDULE_ID}-{period.label}",
+        task_queue=ctx.task_queue,
+        # Asked twice while running, the second caller waits for the same run.
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    result = await handle.result()
+    return {"workflow_id": handle.id, **result.model_dump(mode="json")}
+
+
+async def schedule(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    outcome = await ensure_kpi_schedule(ctx.client, ctx.task_queue, ctx.policy)
+    return {"schedule_id": SCHEDULE_ID, "result": outcome}
+
+
+COMMANDS: dict[str, Command] = {"build": build, "kpi": kpi, "schedule": schedule}

@@ -1,0 +1,148 @@
+"""`build_report`: one period's HTML report and a CSV per table, read from PostgreSQL.
+
+The scorecards are computed afresh with the same functions as `KpiReportWorkflow`, so the
+report works for any period, snapshotted or not, and agrees with the snapshot when there is one.
+The appraisal shown is the quantitative part: the qualitative ratings live in the KPI runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, select
+
+from domain.kpi_period import ReportingPeriod
+from domain.kpi_scorecard import scorecards
+from domain.policy import Policy
+from projections.tables import improvement_measures, tier_changes
+from reports.charts import build_charts
+from reports.datasets import Dataset, ReportInputs, build_datasets, trend_months
+from reports.html import render
+from reports.queries import load_callbacks, load_complaints, load_facts, previous_aum
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    csv: list[Path]
+
+
+class Progress(Protocol):
+    def step(self, description: str) -> None: ...
+
+
+class _Silent:
+    def step(self, description: str) -> None:
+        pass
+
+
+@contextmanager
+def terminal_progress(total: int) -> Iterator[Progress]:
+    """A rich progress bar on an interactive terminal; nothing at all in pipes, logs and CI."""
+    if not sys.stderr.isatty():
+        yield _Silent()
+        return
+    from rich.progress import Progress as RichProgress
+
+    with RichProgress(transient=True) as bar:
+        task = bar.add_task("report", total=total)
+
+        class _Bar:
+            def step(self, description: str) -> None:
+                bar.update(task, advance=1, description=description)
+
+        yield _Bar()
+
+
+def _staff_records(conn: Connection, period: ReportingPeriod) -> tuple[list[Any], list[Any]]:
+    moves = conn.execute(
+        select(tier_changes.c.old_tier, tier_changes.c.new_tier).where(
+            tier_changes.c.at >= period.start, tier_changes.c.at < period.end
+        )
+    ).all()
+    measures = conn.execute(
+        select(improvement_measures).order_by(
+            improvement_measures.c.due, improvement_measures.c.measure_id
+        )
+    ).all()
+    return [tuple(m) for m in moves], [dict(m._mapping) for m in measures]
+
+
+def load_inputs(
+    engine: Engine, period: ReportingPeriod, policy: Policy, now: datetime
+) -> ReportInputs:
+    as_of = min(period.end, now)
+    trend_start = trend_months(period, policy)[0].start
+    # Every table read from one snapshot, so the charts cannot disagree with each other.
+    with (
+        engine.connect() as conn,
+        conn.execution_options(isolation_level="REPEATABLE READ").begin(),
+    ):
+        facts = load_facts(conn, period.start, period.end, policy.appraisal.repeat_complaint_window)
+        cards = scorecards(facts, period, policy, as_of, previous_aum(conn, period.start))
+        moves, measures = _staff_records(conn, period)
+        return ReportInputs(
+            period=period,
+            policy=policy,
+            as_of=as_of,
+            facts=facts,
+            trend_callbacks=load_callbacks(conn, trend_start, period.end),
+            trend_complaints=load_complaints(conn, trend_start, period.end),
+            cards=cards,
+            tier_changes=moves,
+            measures=measures,
+            today=now.astimezone(policy.zone()).date(),
+        )
+
+
+def write_csv(ds: Dataset, out_dir: Path) -> Path:
+    path = out_dir / f"{ds.name}.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(ds.columns)
+        writer.writerows(["" if v is None else v for v in row] for row in ds.rows)
+    return path
+
+
+def build_report(
+    engine: Engine,
+    period: ReportingPeriod,
+    out_dir: Path,
+    policy: Policy,
+    now: datetime | None = None,
+) -> ReportFiles:
+    """Writes `report-<period>.html` and one CSV per dataset into `out_dir` (created)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inputs = load_inputs(engine, period, policy, now or datetime.now(UTC))
+    data = build_datasets(inputs)
+    thunks = build_charts(data, policy)
+    with terminal_progress(len(thunks) + 2) as progress:
+        progress.step("read projections")
+        charts = []
+        for draw in thunks:
+            charts.append(draw())
+            progress.step(f"chart {charts[-1].name}")
+        csv_paths = [write_csv(ds, out_dir) for ds in data.values()]
+        firm = inputs.cards[0]
+        html_path = out_dir / f"report-{period.label}.html"
+        html_path.write_text(
+            render(
+                period,
+                policy,
+                inputs.as_of,
+                charts,
+                data,
+                firm.metrics,
+                firm.appraisal.quantitative,
+            ),
+            encoding="utf-8",
+        )
+        progress.step("written")
+    return ReportFiles(html=html_path, csv=csv_paths)

@@ -1,0 +1,125 @@
+"""One self-contained HTML page: charts inline as data URIs, so the file can be mailed or
+archived and still opens offline. Every value is escaped; there is no template engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from domain.kpi_period import ReportingPeriod
+from domain.policy import Policy
+from reports.charts import Chart
+from reports.datasets import Dataset
+
+SECTIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    # (heading, charts, tables) in reading order
+    ("Complaint analysis", ("complaints_by_category", "complaints_by_cause",
+     "complaints_by_channel", "complaints_by_hour", "complaints_by_weekday"), ()),
+    ("Complaint handling", ("resolution_times", "deadline_compliance"), ("deadline_compliance",)),
+    ("Satisfaction", ("satisfaction_trend",), ()),
+    ("Callbacks", ("callbacks_by_tier", "callbacks_by_advisor"), ("callbacks_by_advisor",)),
+    ("Tiers", ("tier_distribution", "tier_movements"), ()),
+    ("Appraisal", ("appraisal_scores",), ("kpi_scores",)),
+    ("Improvement measures", (), ("improvement_measures",)),
+)  # fmt: skip
+
+TILES = (
+    ("csat", "CSAT", "pct"), ("nps", "NPS", "num"),
+    ("callback_completion", "Callbacks on time", "pct"),
+    ("deadline_compliance", "Decided by deadline", "pct"),
+    ("complaint_satisfaction", "Complaint handling satisfaction", "pct"),
+    ("retention", "Retention", "pct"), ("aum_growth", "AUM growth", "pct"),
+    ("repeat_complaints", "Repeat complaints", "pct"), ("complaints_received", "Complaints", "num"),
+)  # fmt: skip
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+header p{color:#555} h2{border-bottom:2px solid #1565c0;padding-bottom:.2rem;margin-top:2.5rem}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.6rem}
+.tile{border:1px solid #ddd;border-radius:6px;padding:.6rem}
+.tile b{display:block;font-size:1.5rem} .tile span{font-size:.8rem;color:#555}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:1rem}
+figure{margin:0} figure img{max-width:100%} figcaption{font-size:.85rem;color:#555}
+table{border-collapse:collapse;margin:1rem 0;font-size:.85rem}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left} th{background:#f3f6fa}
+.overdue{color:#c62828;font-weight:600} .done{color:#2e7d32} .scroll{overflow-x:auto}
+"""
+
+
+def _fmt(value: Any, kind: str = "") -> str:
+    if value is None:
+        return "–"  # no evidence, distinct from zero
+    if kind == "pct" and isinstance(value, int | float):
+        return f"{100 * value:.1f} %"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
+
+
+def _figure(chart: Chart) -> str:
+    title = escape(chart.title)
+    return (
+        f'<figure class="chart" data-chart="{escape(chart.name)}">'
+        f'<img alt="{title}" src="data:image/png;base64,{chart.png_base64}">'
+        f"<figcaption>{title}</figcaption></figure>"
+    )
+
+
+def _table(ds: Dataset) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in ds.columns)
+    status = ds.columns.index("status") if "status" in ds.columns else None
+    body = []
+    for row in ds.rows:
+        css = f' class="{escape(str(row[status]))}"' if status is not None else ""
+        cells = "".join(f"<td>{escape(_fmt(v))}</td>" for v in row)
+        body.append(f"<tr{css}>{cells}</tr>")
+    rows = "".join(body) or f'<tr><td colspan="{len(ds.columns)}">none</td></tr>'
+    return (
+        f'<div class="scroll"><table data-table="{escape(ds.name)}">'
+        f"<caption>{escape(ds.title)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
+    )
+
+
+def _tiles(firm: dict[str, Any], score: float | None) -> str:
+    def tile(value: str, label: str) -> str:
+        return f'<div class="tile"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
+
+    tiles = [tile(_fmt(firm.get(key), kind), label) for key, label, kind in TILES]
+    tiles.append(tile(_fmt(score), "Firm score"))
+    return f'<div class="tiles">{"".join(tiles)}</div>'
+
+
+def render(
+    period: ReportingPeriod,
+    policy: Policy,
+    as_of: datetime,
+    charts: Sequence[Chart],
+    data: dict[str, Dataset],
+    firm: dict[str, Any],
+    firm_score: float | None,
+) -> str:
+    zone = policy.zone()
+    by_name = {c.name: c for c in charts}
+    parts = [
+        f"<header><h1>Client care report {escape(period.label)}</h1>"
+        f"<p>{period.start.astimezone(zone):%Y-%m-%d %H:%M} to "
+        f"{period.end.astimezone(zone):%Y-%m-%d %H:%M} ({escape(policy.timezone)}), end exclusive;"
+        f" open items judged as of {as_of.astimezone(zone):%Y-%m-%d %H:%M}. "
+        "“–” means no evidence in the period, not zero.</p></header>",
+        _tiles(firm, firm_score),
+    ]
+    for heading, chart_names, table_names in SECTIONS:
+        figures = "".join(_figure(by_name[n]) for n in chart_names)
+        tables = "".join(_table(data[n]) for n in table_names)
+        parts.append(
+            f"<section><h2>{escape(heading)}</h2>"
+            f'<div class="charts">{figures}</div>{tables}</section>'
+        )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Client care report {escape(period.label)}</title><style>{STYLE}</style></head>"
+        f"<body>{''.join(parts)}</body></html>\n"
+    )
