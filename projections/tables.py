@@ -166,6 +166,7 @@ tier_review_state = Table(
     Column("client_id", String(64), primary_key=True),
     Column("below_count", Integer, nullable=False, server_default="0"),
     Column("last_review_id", String(128)),
+    Column("seq", BigInteger, nullable=False, server_default="0", doc="review order: newer wins"),
     Column("updated_at", TS, nullable=False),
 )
 
@@ -219,6 +220,7 @@ event_invitations = Table(
     Column("event_id", String(64), nullable=False),
     Column("client_id", String(64), nullable=False),
     Column("status", String(16), nullable=False, doc="invited|suppressed|attended|absent"),
+    Column("seq", BigInteger, nullable=False, server_default="0", doc="the event workflow's seq"),
     Column("updated_at", TS, nullable=False),
     PrimaryKeyConstraint("event_id", "client_id"),
 )

@@ -1,0 +1,227 @@
+"""The quarterly tier review's side effects: read a page of clients, record decisions, signal.
+
+Reading and deciding (`evaluate_tier_page`) writes nothing, so a retry is free; the decisions
+then go through a `@projector` (`project_tier_decisions`) whose input carries every row it
+writes, so `auditor.py rebuild-projections` can rebuild `tier_review_state` and `tier_changes`
+from the review's history alone. Signalling the changed clients is a third, async activity
+because it needs the Temporal client; see `TierSignalActivities`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.deps import ActivityDeps
+from domain.client import ClientMetrics
+from domain.enums import ServiceStatus, Tier
+from domain.policy import TieringPolicy
+from domain.tiering import TierReview, review_tier
+from projections.crypto import FieldCipher
+from projections.registry import Write, apply_writes, projector
+from projections.tables import clients, tier_changes, tier_review_state
+
+PROJECT_TIER_DECISIONS = "project_tier_decisions"
+CHANGE_TIER_SIGNAL = "change_tier"
+# Signals go out a few at a time: enough to hide round trips, few enough not to flood the server.
+SIGNAL_CONCURRENCY = 20
+
+
+class TierPageRequest(BaseModel):
+    review_id: str
+    after_client_id: str | None
+    limit: int
+    tiers: TieringPolicy
+
+
+class TierDecision(BaseModel):
+    """One client's review result worth recording: a tier change or a new below-tier count."""
+
+    client_id: str
+    review: TierReview
+
+
+class TierPage(BaseModel):
+    reviewed: int
+    skipped: int
+    decisions: list[TierDecision]
+    next_after: str | None
+
+    @property
+    def changes(self) -> list[TierDecision]:
+        return [d for d in self.decisions if d.review.changed]
+
+
+class TierDecisions(BaseModel):
+    """Everything `project_tier_decisions` writes. `review_seq` orders reviews (newer wins)."""
+
+    review_id: str
+    review_seq: int
+    at: datetime
+    decisions: list[TierDecision]
+
+
+class TierChangeSignal(BaseModel):
+    """What a client's workflow receives when the review moves it to another tier."""
+
+    review_id: str
+    old_tier: Tier
+    new_tier: Tier
+    direction: Literal["up", "down", "none"]
+    reason: str
+    at: datetime
+
+
+class TierSignalBatch(BaseModel):
+    review_id: str
+    at: datetime
+    decisions: list[TierDecision]
+
+
+class TierSignalResult(BaseModel):
+    signalled: int
+    not_running: list[str]
+
+
+@projector(PROJECT_TIER_DECISIONS, TierDecisions)
+def tier_decision_rows(inp: TierDecisions, _cipher: FieldCipher) -> list[Write]:
+    state = [
+        {
+            "client_id": d.client_id,
+            "below_count": d.review.below_count,
+            "last_review_id": inp.review_id,
+            "seq": inp.review_seq,
+            "updated_at": inp.at,
+        }
+        for d in inp.decisions
+    ]
+    changes = [
+        {
+            "client_id": d.client_id,
+            "review_id": inp.review_id,
+            "old_tier": d.review.old_tier.value,
+            "new_tier": d.review.new_tier.value,
+            "reason": d.review.reason,
+            "figures": d.review.figures,
+            "at": inp.at,
+        }
+        for d in inp.decisions
+        if d.review.changed
+    ]
+    return [
+        Write(tier_review_state, state, ("client_id",)),
+        Write(tier_changes, changes, ("client_id", "review_id"), mode="once"),
+    ]
+
+
+class TierReviewActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self._deps = deps
+
+    @activity.defn(name="evaluate_tier_page")
+    def evaluate_tier_page(self, req: TierPageRequest) -> TierPage:
+        """One keyset page of served clients (by client_id), each reviewed against its tier.
+
+        A client whose state already names this review was decided by an earlier attempt of
+        the same review; deciding again would count its below-tier review twice.
+        """
+        c, s = clients, tier_review_state
+        query = (
+            select(
+                c.c.client_id,
+                c.c.tier,
+                c.c.aum,
+                c.c.annual_contribution,
+                c.c.transactions_12m,
+                s.c.below_count,
+                s.c.last_review_id,
+            )
+            .select_from(c.outerjoin(s, s.c.client_id == c.c.client_id))
+            .where(c.c.status != ServiceStatus.CLOSED.value)
+            .order_by(c.c.client_id)
+            .limit(req.limit)
+        )
+        if req.after_client_id is not None:
+            query = query.where(c.c.client_id > req.after_client_id)
+        with self._deps.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        decisions: list[TierDecision] = []
+        skipped = 0
+        for row in rows:
+            if row.last_review_id == req.review_id or row.aum is None:
+                skipped += 1
+                continue
+            before = row.below_count or 0
+            metrics = ClientMetrics(
+                aum=row.aum,
+                annual_contribution=row.annual_contribution or 0,
+                transactions_12m=row.transactions_12m or 0,
+            )
+            review = review_tier(Tier(row.tier), before, metrics, req.tiers)
+            if review.changed or review.below_count != before:
+                decisions.append(TierDecision(client_id=row.client_id, review=review))
+        full_page = len(rows) == req.limit
+        return TierPage(
+            reviewed=len(rows) - skipped,
+            skipped=skipped,
+            decisions=decisions,
+            next_after=rows[-1].client_id if full_page else None,
+        )
+
+    @activity.defn(name=PROJECT_TIER_DECISIONS)
+    def project_tier_decisions(self, inp: TierDecisions) -> int:
+        with self._deps.engine.begin() as conn:
+            return apply_writes(conn, tier_decision_rows(inp, self._deps.cipher))
+
+
+class TierSignalActivities:
+    """Tells each changed client's workflow about its new tier.
+
+    Async, unlike the other activities: it only awaits the Temporal client, which lives on the
+    worker's event loop. Signals are at-least-once (a retried batch signals again); the client
+    workflow ignores a review it has already applied, so repeats are harmless.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @activity.defn(name="signal_tier_changes")
+    async def signal_tier_changes(self, batch: TierSignalBatch) -> TierSignalResult:
+        gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+        not_running: list[str] = []
+
+        async def one(decision: TierDecision) -> None:
+            review = decision.review
+            signal = TierChangeSignal(
+                review_id=batch.review_id,
+                old_tier=review.old_tier,
+                new_tier=review.new_tier,
+                direction=review.direction,
+                reason=review.reason,
+                at=batch.at,
+            )
+            handle = self._client.get_workflow_handle(f"client-{decision.client_id}")
+            async with gate:
+                try:
+                    await handle.signal(CHANGE_TIER_SIGNAL, signal)
+                except RPCError as err:
+                    if err.status != RPCStatusCode.NOT_FOUND:
+                        raise
+                    # Offboarded since the page was read: the tier_changes row stays as the
+                    # record, and there is no service left to re-plan.
+                    not_running.append(decision.client_id)
+
+        await asyncio.gather(*(one(d) for d in batch.decisions if d.review.changed))
+        activity.logger.info(
+            "tier changes signalled",
+            extra={"review_id": batch.review_id, "not_running": len(not_running)},
+        )
+        changed = sum(1 for d in batch.decisions if d.review.changed)
+        return TierSignalResult(signalled=changed - len(not_running), not_running=not_running)

@@ -1,0 +1,158 @@
+"""`starter.py client <verb>`: onboarding and the life of a client's service.
+
+Every body is validated here with the domain models first, so a refusal names the field (or the
+questionnaire question) before anything reaches Temporal; the workflow's update validators check
+what only the workflow knows (is a callback open, is the service paused).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from commands.base import Command, CommandContext, CommandError
+from domain.client import ClientFile, safe_identifier
+from domain.enums import ServiceStatus
+from domain.questionnaire import questionnaire_json
+from workflows import search_attributes as sa
+from workflows.client_service import ClientServiceWorkflow
+from workflows.client_service_models import (
+    CallbackOutcome,
+    ClientServiceInput,
+    OffboardClient,
+    OnboardClient,
+    PauseService,
+    ProfileUpdate,
+    ResumeService,
+    workflow_id_for,
+)
+from workflows.client_service_state import describe_error
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
+
+def parse(model: type[M], body: dict[str, Any], command: str) -> M:
+    """The body as `model`, or a refusal naming every bad field (never echoing values)."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as err:
+        raise CommandError(f"{command}: {describe_error(err)}", "invalid") from None
+
+
+def client_id_arg(client_id: str | None, verb: str) -> str:
+    if not client_id:
+        raise CommandError(f"client {verb} needs the client id: client {verb} ID", "usage")
+    try:
+        return safe_identifier(client_id)
+    except ValueError as err:
+        raise CommandError(f"client {verb}: {err}", "invalid") from None
+
+
+async def guarded(not_found: str, call: Callable[[], Awaitable[R]]) -> R:
+    """Temporal's answers as command errors: a refused update says why; a workflow that does
+    not exist, or no longer runs, is `not_found` with the given message."""
+    try:
+        return await call()
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+        raise CommandError(message, "rejected") from None
+    except WorkflowQueryFailedError as err:  # e.g. asked before onboarding has finished
+        raise CommandError(err.message, "rejected") from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise CommandError(not_found, "not_found") from None
+        raise
+
+
+async def questionnaire(
+    ctx: CommandContext, _id: str | None, body: dict[str, Any]
+) -> dict[str, Any]:
+    return questionnaire_json()
+
+
+async def onboard(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    """Starts the client's workflow, or updates the running one: onboarding twice is safe."""
+    file = parse(ClientFile, body, "client onboard")
+    workflow_id = workflow_id_for(file.client_id)
+    start = WithStartWorkflowOperation(
+        ClientServiceWorkflow.run,
+        ClientServiceInput(client_id=file.client_id, policy=ctx.policy),
+        id=workflow_id,
+        task_queue=ctx.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.CLIENT_ID, file.client_id),
+                SearchAttributePair(sa.SERVICE_STATUS, ServiceStatus.ACTIVE.value),
+            ]
+        ),
+        static_summary=f"client service for {file.client_id}",
+    )
+    result = await guarded(
+        f"client onboard: no worker took client {file.client_id}",
+        lambda: ctx.client.execute_update_with_start_workflow(
+            ClientServiceWorkflow.onboard, OnboardClient(file=file), start_workflow_operation=start
+        ),
+    )
+    return result.model_dump(mode="json")
+
+
+async def show(ctx: CommandContext, client_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    cid = client_id_arg(client_id, "show")
+    handle = ctx.client.get_workflow_handle(workflow_id_for(cid))
+    view = await guarded(
+        f"client show: no client {cid}", lambda: handle.query(ClientServiceWorkflow.view)
+    )
+    return view.model_dump(mode="json")
+
+
+def _update_command(verb: str, update: Any, model: type[BaseModel]) -> Command:
+    async def command(
+        ctx: CommandContext, client_id: str | None, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        cid = client_id_arg(client_id, verb)
+        arg = parse(model, body, f"client {verb}")
+        handle = ctx.client.get_workflow_handle(workflow_id_for(cid))
+        result = await guarded(
+            f"client {verb}: no client {cid} is being served (unknown or offboarded)",
+            lambda: handle.execute_update(update, arg),
+        )
+        return dict(result.model_dump(mode="json"))
+
+    command.__name__ = verb
+    command.__doc__ = f"`client {verb} ID`: the {update.__name__} update of the client's workflow."
+    return command
+
+
+update = _update_command("update", ClientServiceWorkflow.update_profile, ProfileUpdate)
+callback = _update_command("callback", ClientServiceWorkflow.record_callback, CallbackOutcome)
+pause = _update_command("pause", ClientServiceWorkflow.pause, PauseService)
+resume = _update_command("resume", ClientServiceWorkflow.resume, ResumeService)
+offboard = _update_command("offboard", ClientServiceWorkflow.offboard, OffboardClient)
+
+COMMANDS: dict[str, Command] = {
+    "questionnaire": questionnaire,
+    "onboard": onboard,
+    "show": show,
+    "update": update,
+    "callback": callback,
+    "pause": pause,
+    "resume": resume,
+    "offboard": offboard,
+}

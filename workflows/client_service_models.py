@@ -1,0 +1,142 @@
+"""Messages of ClientServiceWorkflow: its input, updates, signals and query results.
+
+Each is one pydantic model, so a caller's mistake (a satisfaction of 7, a malformed date) is
+refused by the payload converter or the validator before it reaches the workflow's history.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.client import ClientFile, ClientMetrics, FinancialInfo
+from domain.consent import Consents
+from domain.enums import RiskLevel, RiskProfile, ServiceStatus, Tier
+from domain.policy import Policy
+from workflows.client_service_state import ServiceState, TaskKind
+
+WORKFLOW_TYPE = "ClientServiceWorkflow"
+
+
+def workflow_id_for(client_id: str) -> str:
+    return f"client-{client_id}"
+
+
+class ClientServiceInput(BaseModel):
+    """`state` is None on the first start (onboarding fills it) and carried on continue-as-new."""
+
+    client_id: str
+    policy: Policy
+    state: ServiceState | None = None
+
+
+class OnboardClient(BaseModel):
+    """The client file at first contact, or a complete re-submission of it."""
+
+    file: ClientFile
+
+
+class OnboardResult(BaseModel):
+    workflow_id: str
+    client_id: str
+    tier: Tier
+    risk_profile: RiskProfile
+    risk_level: RiskLevel | None
+
+
+class BasicChanges(BaseModel):
+    """Fields of `BasicInfo` to replace; those left out keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    gender: str | None = None
+    birth_date: date | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    occupation: str | None = None
+    family_status: str | None = None
+    id_number: str | None = None
+
+
+class ProfileUpdate(BaseModel):
+    """`client update`: what changed in the file. New risk answers are a (re-)assessment."""
+
+    model_config = ConfigDict(extra="forbid")
+    basic: BasicChanges | None = None
+    financial: FinancialInfo | None = None
+    metrics: ClientMetrics | None = None
+    consents: Consents | None = None
+    advisor_id: str | None = None
+    segment: dict[str, Any] | None = None
+    risk_answers: list[int] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The new values by `ClientFile` field, `basic` excluded (it is merged, not replaced)."""
+        return {
+            name: getattr(self, name)
+            for name in ("financial", "metrics", "consents", "advisor_id", "segment")
+            if name in self.model_fields_set and getattr(self, name) is not None
+        } | ({"risk_answers": self.risk_answers} if self.risk_answers is not None else {})
+
+
+class CallbackOutcome(BaseModel):
+    """`client callback`: what the advisor learned (DOMAIN §5). Free text stays encrypted."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal[TaskKind.CALLBACK, TaskKind.PLAN_REVIEW] = TaskKind.CALLBACK
+    task_id: str | None = Field(default=None, description="default: the oldest open one")
+    satisfaction: int = Field(ge=1, le=5)
+    returns: str | None = Field(default=None, max_length=2000)
+    life_situation: str | None = Field(default=None, max_length=2000)
+    new_needs: str | None = Field(default=None, max_length=2000)
+    advisor_id: str | None = None
+
+
+class CallbackRecorded(BaseModel):
+    task_id: str
+    kind: TaskKind
+    due_at: datetime
+    completed_at: datetime
+    late: bool
+
+
+class PauseService(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ResumeService(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OffboardClient(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class TaskView(BaseModel):
+    task_id: str
+    kind: TaskKind
+    due_at: datetime
+    status: str
+
+
+class ClientView(BaseModel):
+    """`client show`, and the answer of every command that changes the client."""
+
+    workflow_id: str
+    client_id: str
+    status: ServiceStatus
+    tier: Tier
+    risk_profile: RiskProfile
+    risk_level: RiskLevel | None
+    risk_assessed_at: datetime | None
+    advisor_id: str | None
+    next_service_due: datetime | None
+    next_service_kind: str | None
+    open_tasks: list[TaskView]
+    missing_fields: list[str]
+    file: ClientFile

@@ -1,0 +1,266 @@
+"""What ClientServiceWorkflow remembers, and the pure rules that change it.
+
+Kept apart from the workflow so each rule is a plain function of (state, now, policy): the
+workflow only sequences them with timers and activities. Everything here is deterministic.
+
+Callbacks and plan reviews are owed on a fixed grid from onboarding (the calendar's slots,
+jittered per client): recording an outcome closes that slot's task but does not move the grid,
+so a late or missed callback neither delays nor swallows the next one. A tier change re-plans
+callbacks from the last callback done, so a client called two weeks before an upgrade is not
+called again at once; the grid then stays fixed from that anchor. Each slot is its own
+`service_tasks` row, which is what supervisors count (due vs done, overdue). Risk
+re-assessment is different: it runs from the last assessment, and one stays open until done.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from domain.calendar import (
+    CalendarState,
+    HolidayTable,
+    ServiceEvent,
+    ServiceEventKind,
+    greeting_years,
+    next_event,
+    next_events,
+)
+from domain.client import ClientFile, completeness
+from domain.consent import Consents, Purpose
+from domain.enums import RiskProfile, ServiceStatus, Tier
+from domain.policy import Policy
+from domain.questionnaire import RiskAssessment
+
+TaskKind = ServiceEventKind
+
+ADVISOR_DUTIES = frozenset(
+    {ServiceEventKind.CALLBACK, ServiceEventKind.PLAN_REVIEW, ServiceEventKind.RISK_ASSESSMENT}
+)
+GREETINGS = frozenset({ServiceEventKind.BIRTHDAY_GREETING, ServiceEventKind.HOLIDAY_GREETING})
+# Who hears of an overdue callback: the internal supervision team (DOMAIN §7).
+SUPERVISION = "supervision"
+
+
+class OpenTask(BaseModel):
+    """An advisor duty issued and not yet done. Its row in `service_tasks` has the same id."""
+
+    task_id: str
+    kind: ServiceEventKind
+    due_at: datetime
+    escalated: bool = False
+
+
+class ServiceState(BaseModel):
+    """Carried across continue-as-new: the client file and where the service stands."""
+
+    file: ClientFile
+    tier: Tier
+    status: ServiceStatus = ServiceStatus.ACTIVE
+    onboarded_at: datetime
+    risk_assessed_at: datetime | None = None
+    done_keys: list[str] = []
+    planned_wake: datetime | None = Field(
+        default=None, description="the instant the current timer was set for"
+    )
+    open_tasks: list[OpenTask] = []
+    seq: int = Field(description="the workflow's event counter; see `first_seq`")
+    last_review_id: str | None = None
+    last_callback_done_at: datetime | None = None
+    callback_anchor: datetime | None = Field(
+        default=None, description="set at a tier change: the callback grid runs from it"
+    )
+    holidays: HolidayTable | None = Field(
+        default=None, description="greeted holidays' dates, loaded by an activity"
+    )
+
+    @property
+    def client_id(self) -> str:
+        return self.file.client_id
+
+    def risk(self) -> RiskAssessment | None:
+        return self.file.risk_assessment()
+
+    def risk_profile(self) -> RiskProfile:
+        return self.file.risk_profile()
+
+    def missing_fields(self) -> list[str]:
+        return completeness(self.file).missing
+
+    def calendar(self) -> CalendarState:
+        return CalendarState(
+            client_id=self.client_id,
+            tier=self.tier,
+            onboarded_at=self.onboarded_at,
+            last_callback_at=self.callback_anchor,
+            risk_assessed_at=self.risk_assessed_at,
+            birth_date=self.file.basic.birth_date,
+            consents=self.file.consents,
+            paused=self.status is not ServiceStatus.ACTIVE,
+            done_keys=frozenset(self.done_keys),
+        )
+
+    def needs_holidays(self, now: datetime, policy: Policy) -> tuple[int, int] | None:
+        """The years a new holiday table must cover before the calendar can plan greetings,
+        or None when the table on hand will do (or no greeting can be planned at all)."""
+        if self.status is not ServiceStatus.ACTIVE or not self.file.consents.channels_for(
+            Purpose.CARE
+        ):
+            return None
+        first, last = greeting_years(now, policy)
+        t = self.holidays
+        current = t is not None and (t.country, list(t.names)) == (
+            policy.holidays.country,
+            policy.holidays.greet,
+        )
+        if t is not None and current and t.first_year <= first and last <= t.last_year:
+            return None
+        return first, last
+
+    def open_task(self, task_id: str | None, kind: ServiceEventKind) -> OpenTask | None:
+        """The named open task, or else the latest open duty of `kind` (the current one)."""
+        matching = [t for t in self.open_tasks if t.kind is kind]
+        if task_id is not None:
+            return next((t for t in matching if t.task_id == task_id), None)
+        return matching[-1] if matching else None
+
+
+def first_seq(onboarded_at: datetime) -> int:
+    """Where a client's event counter starts: the onboarding instant in milliseconds, times a
+    thousand. A returning client (offboarded, onboarded again) gets a new workflow chain whose
+    rows must still win over the old chain's in `upsert_newer`, and whose notification ids
+    (`<workflow_id>:<seq>:<purpose>`) must not collide with the old ones, or the outbox would
+    take them for retries and send nothing."""
+    return int(onboarded_at.timestamp() * 1000) * 1000
+
+
+def task_id_for(workflow_id: str, event: ServiceEvent) -> str:
+    # The calendar key names the kind and the planned slot (or the year, for a birthday),
+    # never a personal date, and it is unique per duty: so is the task id.
+    return f"{workflow_id}:{event.key}"
+
+
+def issue(state: ServiceState, workflow_id: str, event: ServiceEvent) -> OpenTask | None:
+    """Marks `event` served; an advisor duty becomes an open task (returned)."""
+    state.done_keys.append(event.key)
+    if event.kind not in ADVISOR_DUTIES:
+        return None
+    # An escalated task of the same kind is superseded by the new one: its row stays overdue
+    # for the supervisors, and the state stays bounded however long an advisor is absent.
+    state.open_tasks = [t for t in state.open_tasks if not (t.kind is event.kind and t.escalated)]
+    task = OpenTask(task_id=task_id_for(workflow_id, event), kind=event.kind, due_at=event.due_at)
+    state.open_tasks.append(task)
+    return task
+
+
+def complete(state: ServiceState, task: OpenTask, now: datetime) -> None:
+    """Closes a duty. The grid of later slots stays where it is (see the module's notes)."""
+    state.open_tasks = [t for t in state.open_tasks if t.task_id != task.task_id]
+    if task.kind is ServiceEventKind.CALLBACK:
+        state.last_callback_done_at = now
+
+
+def change_tier(state: ServiceState, tier: Tier) -> None:
+    """The new cadence runs from the last callback done (from onboarding if none was)."""
+    state.tier = tier
+    state.callback_anchor = state.last_callback_done_at
+
+
+def serving_instant(state: ServiceState, now: datetime) -> datetime:
+    """The instant to ask the calendar about: the one the timer was set for, if it has passed.
+
+    A timer fires a few milliseconds after its slot, and the calendar treats a slot already
+    passed as missed (collapsed into the first missed one, which is served): asking at the
+    planned instant serves exactly the slot that woke us, however late the wake-up.
+    """
+    if state.planned_wake is not None and state.planned_wake < now:
+        return state.planned_wake
+    return now
+
+
+def escalation_at(task: OpenTask, policy: Policy) -> datetime:
+    return policy.service.callback_grace.after(task.due_at)
+
+
+def escalating(state: ServiceState) -> list[OpenTask]:
+    """Open callbacks still inside their grace. A paused service's advisor cannot reach the
+    client, so its grace does not run out (an overdue one escalates on resume)."""
+    if state.status is not ServiceStatus.ACTIVE:
+        return []
+    return [t for t in state.open_tasks if t.kind is ServiceEventKind.CALLBACK and not t.escalated]
+
+
+def to_escalate(state: ServiceState, now: datetime, policy: Policy) -> list[OpenTask]:
+    return [t for t in escalating(state) if escalation_at(t, policy) <= now]
+
+
+def due_now(state: ServiceState, now: datetime, policy: Policy) -> list[ServiceEvent]:
+    """What the calendar has due at the serving instant (see `serving_instant`)."""
+    at = serving_instant(state, now)
+    return next_events(state.calendar(), at, policy, timedelta(0), holiday_table=state.holidays)
+
+
+def live_done_keys(state: ServiceState, now: datetime, policy: Policy) -> list[str]:
+    """The served keys that could be planned again, to carry across continue-as-new.
+
+    A served event can only come back as one due at `now` (a collapsed missed slot, a greeting
+    later the same day), so those are the keys worth keeping. (`domain.calendar.
+    prune_done_keys` means the same but walks its endless callback stream to the year 9999.)
+    """
+    everything = state.calendar().model_copy(update={"done_keys": frozenset()})
+    due_now = {
+        e.key
+        for e in next_events(everything, now, policy, timedelta(0), holiday_table=state.holidays)
+    }
+    return sorted(due_now.intersection(state.done_keys))
+
+
+class Plan(BaseModel):
+    """When to wake next, and what the client's next advisor duty is (for search and rows)."""
+
+    wake_at: datetime | None
+    wake_for: str | None
+    service_due: datetime | None
+    service_kind: str | None
+
+
+def plan(state: ServiceState, now: datetime, policy: Policy) -> Plan:
+    calendar = state.calendar()
+    upcoming = next_event(calendar, now, policy, holiday_table=state.holidays)
+    duty = upcoming
+    if upcoming is not None and upcoming.kind not in ADVISOR_DUTIES:
+        # Without consent to care messages the calendar plans no greetings: what remains first
+        # is the next advisor duty.
+        duty = next_event(calendar.model_copy(update={"consents": Consents()}), now, policy)
+    escalations = [(escalation_at(t, policy), "escalation") for t in escalating(state)]
+    candidates = escalations + ([(upcoming.due_at, upcoming.kind.value)] if upcoming else [])
+    wake_at, wake_for = min(candidates, default=(None, None))
+    # NextServiceDue is advisor work only: an open duty (overdue shows as a past date) or the
+    # next planned one. Greetings stay out, since a birthday's date is personal data.
+    duties = [(t.due_at, t.kind.value) for t in state.open_tasks]
+    if duty is not None:
+        duties.append((duty.due_at, duty.kind.value))
+    service_due, service_kind = min(duties, default=(None, None))
+    return Plan(
+        wake_at=wake_at, wake_for=wake_for, service_due=service_due, service_kind=service_kind
+    )
+
+
+def revise_file(
+    file: ClientFile, basic: dict[str, Any] | None, changes: dict[str, Any]
+) -> ClientFile:
+    """The file with `changes` applied; validates again, so a bad value raises ValueError."""
+    if basic:
+        changes = {**changes, "basic": {**file.basic.model_dump(), **basic}}
+    return file.revised(**changes) if changes else file
+
+
+def describe_error(err: ValueError) -> str:
+    """A refusal message naming each bad field; never the refused values (personal data)."""
+    if isinstance(err, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in err.errors()
+        )
+    return str(err)

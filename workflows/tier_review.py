@@ -1,0 +1,195 @@
+"""TierReviewWorkflow: the quarterly re-tiering of every served client (DOMAIN §3).
+
+The schedule `tier-review` starts one run per quarter. The run walks the `clients` projection in
+keyset pages (by client_id), so it never holds more than one page; each page costs three
+activities whatever its size, and the run continues as new every `pages_per_run` pages (or
+sooner when Temporal suggests it) carrying the cursor, so 100,000 clients stay far inside the
+history limits. Signals to changed clients go out from an activity in one batch per page rather
+than from the workflow, where each would add two events to this history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.tier_review import (
+        TierDecisions,
+        TierPage,
+        TierPageRequest,
+        TierReviewActivities,
+        TierSignalActivities,
+        TierSignalBatch,
+        TierSignalResult,
+    )
+    from domain.policy import Policy
+
+SCHEDULE_ID = "tier-review"
+CATCHUP_WINDOW = timedelta(days=7)
+PAGE_TIMEOUT = timedelta(minutes=2)
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+class TierReviewTotals(BaseModel):
+    pages: int = 0
+    reviewed: int = 0
+    skipped: int = 0
+    upgraded: int = 0
+    downgraded: int = 0
+    not_running: int = 0
+
+
+class TierReviewInput(BaseModel):
+    """Empty on the schedule's start; continue-as-new fills in the review it is part of."""
+
+    policy: Policy
+    review_id: str | None = None
+    reviewed_at: datetime | None = None
+    after_client_id: str | None = None
+    totals: TierReviewTotals = TierReviewTotals()
+    pages_per_run: int = 50
+
+
+class TierReviewResult(BaseModel):
+    review_id: str
+    reviewed_at: datetime
+    totals: TierReviewTotals
+
+
+@workflow.defn(name="TierReviewWorkflow")
+class TierReviewWorkflow:
+    def __init__(self) -> None:
+        self._totals = TierReviewTotals()
+        self._cursor: str | None = None
+
+    @workflow.run
+    async def run(self, inp: TierReviewInput) -> TierReviewResult:
+        # The first run's workflow id names the review for good: the schedule makes it unique
+        # per quarter, and continue-as-new keeps it.
+        review_id = inp.review_id or workflow.info().workflow_id
+        at = inp.reviewed_at or workflow.now()
+        self._totals = inp.totals.model_copy()
+        self._cursor = inp.after_client_id
+        tiers = inp.policy.tiers
+        for _ in range(inp.pages_per_run):
+            workflow.set_current_details(
+                f"review {review_id}: {self._totals.reviewed} clients reviewed, "
+                f"{self._totals.upgraded} up, {self._totals.downgraded} down"
+            )
+            page: TierPage = await workflow.execute_activity_method(
+                TierReviewActivities.evaluate_tier_page,
+                TierPageRequest(
+                    review_id=review_id,
+                    after_client_id=self._cursor,
+                    limit=tiers.review_page_size,
+                    tiers=tiers,
+                ),
+                start_to_close_timeout=PAGE_TIMEOUT,
+                retry_policy=RETRY,
+                summary=f"page after {self._cursor or 'the start'}",
+            )
+            await self._record(review_id, at, page)
+            self._cursor = page.next_after
+            if self._cursor is None:
+                return TierReviewResult(review_id=review_id, reviewed_at=at, totals=self._totals)
+            if workflow.info().is_continue_as_new_suggested():
+                break
+        workflow.continue_as_new(
+            inp.model_copy(
+                update={
+                    "review_id": review_id,
+                    "reviewed_at": at,
+                    "after_client_id": self._cursor,
+                    "totals": self._totals,
+                }
+            )
+        )
+
+    async def _record(self, review_id: str, at: datetime, page: TierPage) -> None:
+        t = self._totals
+        t.pages += 1
+        t.reviewed += page.reviewed
+        t.skipped += page.skipped
+        if page.decisions:
+            await workflow.execute_activity_method(
+                TierReviewActivities.project_tier_decisions,
+                TierDecisions(
+                    review_id=review_id,
+                    # Reviews are quarters apart: their start instant orders them for upserts.
+                    review_seq=int(at.timestamp() * 1000),
+                    at=at,
+                    decisions=page.decisions,
+                ),
+                start_to_close_timeout=PAGE_TIMEOUT,
+                retry_policy=RETRY,
+            )
+        changes = page.changes
+        if not changes:
+            return
+        result: TierSignalResult = await workflow.execute_activity_method(
+            TierSignalActivities.signal_tier_changes,
+            TierSignalBatch(review_id=review_id, at=at, decisions=changes),
+            start_to_close_timeout=PAGE_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        t.not_running += len(result.not_running)
+        for d in changes:
+            if d.review.direction == "up":
+                t.upgraded += 1
+            else:
+                t.downgraded += 1
+
+    @workflow.query
+    def progress(self) -> TierReviewTotals:
+        return self._totals
+
+
+async def ensure_tier_review_schedule(
+    client: Client, task_queue: str, policy: Policy, schedule_id: str = SCHEDULE_ID
+) -> str:
+    """Creates the `tier-review` schedule, or brings an existing one in line with `policy`;
+    returns "created" or "updated".
+
+    Safe to call from every worker start: a second call updates instead of failing, and keeps
+    the schedule's paused/unpaused state, which is an operator's decision, not the policy's.
+    """
+    from temporalio.client import (
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        SchedulePolicy,
+        ScheduleSpec,
+        ScheduleUpdate,
+        ScheduleUpdateInput,
+    )
+
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            TierReviewWorkflow.run,
+            TierReviewInput(policy=policy),
+            id=schedule_id,
+            task_queue=task_queue,
+            static_summary="quarterly tier review",
+        ),
+        spec=ScheduleSpec(
+            cron_expressions=[policy.schedules.tier_review_cron], time_zone_name=policy.timezone
+        ),
+        # A review missed while the cluster was down still runs within the week, never later.
+        policy=SchedulePolicy(catchup_window=CATCHUP_WINDOW),
+    )
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        return "created"
+    except ScheduleAlreadyRunningError:
+
+        def replace(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            schedule.state = current.description.schedule.state
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(schedule_id).update(replace)
+        return "updated"
