@@ -1,0 +1,145 @@
+"""The README's saved searches, read from the README and run on the real dev server's visibility.
+
+Each query must pick, among this test's workflows, exactly the ones a supervisor asks for. Other
+tests share the dev server, so workflows that are not this test's are left out of the comparison.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.deps import ActivityDeps
+from commands import clients, complaints
+from commands.base import CommandContext
+from domain.enums import Tier
+from domain.periods import Period
+from domain.policy import Policy, ServicePolicy
+from infra.keys import KeyRing
+from infra.settings import ROOT
+from projections.crypto import FieldCipher
+from tests.workflows.test_client_support import client_body
+from worker import build_worker
+
+# Diamond callbacks every few seconds, so one is overdue within the test.
+FAST = Policy(
+    service=ServicePolicy(
+        callback_every={
+            Tier.DIAMOND: Period.parse("PT3S"),
+            Tier.PLATINUM: Period.parse("P3M"),
+            Tier.GOLD: Period.parse("P6M"),
+            Tier.REGULAR: Period.parse("P1Y"),
+        },
+        callback_grace=Period.parse("PT1S"),
+        callback_jitter=Period.parse("PT1S"),
+    )
+)
+
+
+def readme_queries() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Saved searches", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| ([^|]+?) \| `([^`]+)` \|$", section, flags=re.M)
+    return dict(rows)
+
+
+@pytest.fixture
+async def care(dev_env: WorkflowEnvironment, db: Engine, keyring: KeyRing) -> AsyncIterator[Any]:
+    queue = f"searches-{uuid.uuid4().hex[:8]}"
+    deps = ActivityDeps(engine=db, cipher=FieldCipher(keyring))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        async with build_worker(dev_env.client, queue, deps, pool):
+            yield CommandContext(client=dev_env.client, policy=FAST, task_queue=queue)
+
+
+async def _matches(client: Client, query: str, ours: set[str]) -> set[str]:
+    found = {wf.id async for wf in client.list_workflows(query)}
+    return found & ours
+
+
+async def _open_complaint(ctx: CommandContext, client_id: str, days_ago: int = 0) -> str:
+    body: dict[str, Any] = {
+        "client_id": client_id,
+        "channel": "hotline",
+        "content": "Fees higher than disclosed",
+        "complainant": {"name": "Test Person", "phone": "13900001111"},
+    }
+    if days_ago:
+        body["received_at"] = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat()
+    opened = await complaints.COMMANDS["open"](ctx, None, body)
+    return str(opened["complaint_id"])
+
+
+async def _to_investigation(ctx: CommandContext, cid: str, department: str) -> None:
+    await complaints.COMMANDS["assess"](
+        ctx,
+        cid,
+        {"category": "fees", "severity": "medium", "department": department, "handler": "s-1"},
+    )
+
+
+async def _reopen(ctx: CommandContext, cid: str) -> None:
+    await complaints.COMMANDS["investigate"](ctx, cid, {"findings": "checked", "done": True})
+    await complaints.COMMANDS["resolve"](
+        ctx, cid, {"measures": "refund", "owner": "s-1", "due": "2030-01-01"}
+    )
+    await complaints.COMMANDS["follow-up"](ctx, cid, {"satisfaction": 2, "comment": "no"})
+
+
+async def test_every_saved_search_finds_what_it_says(care: CommandContext) -> None:
+    queries = readme_queries()
+    assert len(queries) >= 5, queries
+    run = uuid.uuid4().hex[:6]
+    ctx = care
+
+    diamond = f"ss-{run}-dia"
+    platinum = f"ss-{run}-pla"
+    for cid, tier in ((diamond, Tier.DIAMOND), (platinum, Tier.PLATINUM)):
+        await clients.onboard(ctx, None, client_body(cid, tier))
+
+    late = await _open_complaint(ctx, diamond, days_ago=20)
+    await _to_investigation(ctx, late, "compliance")
+    fresh = await _open_complaint(ctx, platinum)
+    await _to_investigation(ctx, fresh, "wealth-ops")
+    twice = await _open_complaint(ctx, platinum)
+    await _to_investigation(ctx, twice, "compliance")
+    await _reopen(ctx, twice)
+    await _reopen(ctx, twice)
+    closed = await _open_complaint(ctx, diamond)
+    await _to_investigation(ctx, closed, "wealth-ops")
+    await complaints.COMMANDS["withdraw"](ctx, closed, {"reason": "settled"})
+
+    ids = {k: f"complaint-{v}" for k, v in dict(late=late, fresh=fresh, twice=twice).items()}
+    ids |= {"closed": f"complaint-{closed}", "diamond": f"client-{diamond}"}
+    ids["platinum"] = f"client-{platinum}"
+    ours = set(ids.values())
+    expected = {
+        "open complaints past deadline": {ids["late"]},
+        "in investigation, past deadline": {ids["late"]},
+        "complaints in investigation by department": {ids["fresh"]},
+        "diamond clients with an overdue callback": {ids["diamond"]},
+        "complaints reopened more than once": {ids["twice"]},
+    }
+    assert set(expected) <= set(queries), sorted(queries)
+
+    await asyncio.sleep(6)  # the diamond client's first callback falls due and its grace passes
+    results: dict[str, set[str]] = {}
+    for _ in range(30):  # visibility is eventually consistent
+        cutoff = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for question in expected:
+            query = re.sub(r"'<now[^']*>'", f"'{cutoff}'", queries[question])
+            results[question] = await _matches(ctx.client, query, ours)
+        if results == expected:
+            break
+        await asyncio.sleep(1)
+    assert results == expected
