@@ -15,70 +15,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
 from temporalio.common import WorkflowIDConflictPolicy
 
 from commands.base import Command, CommandContext, CommandError
+from commands.schedules import ensure_kpi_schedule
 from domain.kpi_period import ReportingPeriod
 from domain.policy import Policy
 from workflows.kpi_report import SCHEDULE_ID, KpiReportInput, KpiReportWorkflow
-
-# Each scheduled run reports its own month, so none may be dropped: buffer overlaps, and after
-# an outage catch up on up to two missed months.
-CATCHUP_WINDOW = timedelta(days=62)
-
-
-def kpi_schedule(policy: Policy, task_queue: str, schedule_id: str = SCHEDULE_ID) -> Schedule:
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            KpiReportWorkflow.run,
-            # The policy travels in the action: re-run `ensure_kpi_schedule` when it changes
-            # (the worker does at start-up).
-            KpiReportInput(policy=policy),
-            id=schedule_id,
-            task_queue=task_queue,
-            static_summary="KPI snapshots for the month before",
-        ),
-        spec=ScheduleSpec(
-            cron_expressions=[policy.schedules.kpi_report_cron], time_zone_name=policy.timezone
-        ),
-        policy=SchedulePolicy(
-            overlap=ScheduleOverlapPolicy.BUFFER_ALL, catchup_window=CATCHUP_WINDOW
-        ),
-    )
-
-
-async def ensure_kpi_schedule(
-    client: Client, task_queue: str, policy: Policy, schedule_id: str = SCHEDULE_ID
-) -> Literal["created", "updated"]:
-    """Creates the schedule, or brings an existing one in line with `policy`; safe to repeat."""
-    try:
-        await client.create_schedule(schedule_id, kpi_schedule(policy, task_queue, schedule_id))
-        return "created"
-    except ScheduleAlreadyRunningError:
-        pass
-
-    def refresh(current: ScheduleUpdateInput) -> ScheduleUpdate:
-        fresh = kpi_schedule(policy, task_queue, schedule_id)
-        fresh.state = current.description.schedule.state  # an operator's pause survives
-        return ScheduleUpdate(schedule=fresh)
-
-    await client.get_schedule_handle(schedule_id).update(refresh)
-    return "updated"
 
 
 def _instant(value: Any, field: str, policy: Policy, *, end: bool) -> datetime:

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.client import Client
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -30,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy import Policy
 
 SCHEDULE_ID = "tier-review"
-CATCHUP_WINDOW = timedelta(days=7)
 PAGE_TIMEOUT = timedelta(minutes=2)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
@@ -147,49 +145,3 @@ class TierReviewWorkflow:
     @workflow.query
     def progress(self) -> TierReviewTotals:
         return self._totals
-
-
-async def ensure_tier_review_schedule(
-    client: Client, task_queue: str, policy: Policy, schedule_id: str = SCHEDULE_ID
-) -> str:
-    """Creates the `tier-review` schedule, or brings an existing one in line with `policy`;
-    returns "created" or "updated".
-
-    Safe to call from every worker start: a second call updates instead of failing, and keeps
-    the schedule's paused/unpaused state, which is an operator's decision, not the policy's.
-    """
-    from temporalio.client import (
-        Schedule,
-        ScheduleActionStartWorkflow,
-        ScheduleAlreadyRunningError,
-        SchedulePolicy,
-        ScheduleSpec,
-        ScheduleUpdate,
-        ScheduleUpdateInput,
-    )
-
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            TierReviewWorkflow.run,
-            TierReviewInput(policy=policy),
-            id=schedule_id,
-            task_queue=task_queue,
-            static_summary="quarterly tier review",
-        ),
-        spec=ScheduleSpec(
-            cron_expressions=[policy.schedules.tier_review_cron], time_zone_name=policy.timezone
-        ),
-        # A review missed while the cluster was down still runs within the week, never later.
-        policy=SchedulePolicy(catchup_window=CATCHUP_WINDOW),
-    )
-    try:
-        await client.create_schedule(schedule_id, schedule)
-        return "created"
-    except ScheduleAlreadyRunningError:
-
-        def replace(current: ScheduleUpdateInput) -> ScheduleUpdate:
-            schedule.state = current.description.schedule.state
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(schedule_id).update(replace)
-        return "updated"

@@ -29,7 +29,7 @@ from activities.kpi import KpiActivities
 from audit.sources import saved_json
 from commands import report as report_commands
 from commands.base import CommandContext, CommandError
-from commands.report import ensure_kpi_schedule
+from commands.schedules import ensure_kpi_schedule
 from domain.kpi_period import ReportingPeriod
 from domain.policy import Policy
 from infra.keys import KeyRing

@@ -19,17 +19,13 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from commands.clients import COMMANDS
+from commands.schedules import ensure_tier_review_schedule
 from domain.enums import Tier
 from domain.policy import Policy, TieringPolicy
 from infra.keys import KeyRing
 from projections.tables import clients, tier_changes, tier_review_state
 from tests.workflows.test_client_support import client_body, client_worker, ctx
-from workflows.tier_review import (
-    TierReviewInput,
-    TierReviewResult,
-    TierReviewWorkflow,
-    ensure_tier_review_schedule,
-)
+from workflows.tier_review import TierReviewInput, TierReviewResult, TierReviewWorkflow
 
 ORDER = [Tier.REGULAR, Tier.GOLD, Tier.PLATINUM, Tier.DIAMOND]  # lowest first
 POLICY = Policy(tiers=TieringPolicy(review_page_size=40))
