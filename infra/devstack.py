@@ -106,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     try:
         if settings.database_url is None:
-            print(f"starting PostgreSQL on 127.0.0.1:{DEV_PG_PORT} (data in .data/postgres)")
+            print(
+                f"starting PostgreSQL on 127.0.0.1:{DEV_PG_PORT} (data in {DATA_DIR / 'postgres'})"
+            )
             pg = EmbeddedPostgres(DATA_DIR / "postgres", DEV_PG_PORT)
             pg.start()
         db_url = database_url(settings)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 
 from infra.embedded_pg import free_port
@@ -66,20 +67,40 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "data"
 
 
-def test_stack_starts_reports_and_stops_cleanly(data_dir: Path) -> None:
+def _counts(env: dict[str, str]) -> tuple[int, int, int]:
+    url = f"postgresql://postgres@127.0.0.1:{env['CLIENT_CARE_PG_PORT']}/client_care"
+    with psycopg.connect(url) as conn:
+        clients = conn.execute("SELECT count(*), count(DISTINCT tier) FROM clients").fetchone()
+        stages = conn.execute("SELECT count(DISTINCT stage) FROM complaints").fetchone()
+    assert clients is not None and stages is not None
+    return clients[0], clients[1], stages[0]
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], f"left behind: {[p.cmdline() for p in alive]}"
+
+
+def test_stack_starts_with_demo_data_stops_cleanly_and_reuses_its_data(data_dir: Path) -> None:
     env = _stack_env(data_dir)
-    proc = _start(env, "--no-demo")
+    proc = _start(env, "--small-demo")
     output = _wait_ready(proc)
     children = psutil.Process(proc.pid).children(recursive=True)
     names = " ".join(" ".join(c.cmdline()) for c in children)
     assert "start-dev" in names and "worker.py" in names and "infra.codec_server" in names
     assert "http://localhost:" in output and "/login" in output
     assert (data_dir / "temporal.db").exists() and (data_dir / "postgres" / "PG_VERSION").exists()
+    clients, tiers, stages = _counts(env)
+    assert clients > 0 and tiers == 4 and stages >= 4, (clients, tiers, stages)
+    _stop(proc)
 
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(60) == 0
-    _gone, alive = psutil.wait_procs(children, timeout=10)
-    assert alive == [], f"left behind: {[p.pid for p in alive]}"
+    again = _start(env, "--no-demo")
+    _wait_ready(again)
+    assert _counts(env) == (clients, tiers, stages)
+    _stop(again)
 
 
 def test_busy_port_is_refused_with_a_clear_message(data_dir: Path) -> None:
