@@ -49,6 +49,7 @@ class ClientRecord(BaseModel):
     segment: dict[str, Any] | None
     missing_fields: list[str]
     onboarded_at: datetime
+    erased_at: datetime | None = None
 
 
 class TaskRecord(BaseModel):
@@ -73,6 +74,12 @@ class ClientServiceProjection(BaseModel):
     at: datetime
     client: ClientRecord | None = None
     tasks: list[TaskRecord] = []
+
+
+# What a PIPL deletion leaves empty; everything else in the row is an audit fact.
+ERASED_COLUMNS: dict[str, Any] = dict.fromkeys(
+    ("profile_enc", "name_enc", "phone_hash", "email_hash", "id_number_hash", "birth_month_day")
+)
 
 
 def client_row(
@@ -112,7 +119,8 @@ def client_row(
         "birth_month_day": basic.birth_date.strftime("%m-%d") if basic.birth_date else None,
         "onboarded_at": rec.onboarded_at,
         "updated_at": at,
-    }
+        "erased_at": rec.erased_at,
+    } | (ERASED_COLUMNS if rec.erased_at else {})
 
 
 def task_row(

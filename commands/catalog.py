@@ -16,7 +16,7 @@ NOUNS: dict[str, dict[str, Command]] = {
 
 # Commands that answer from the policy or PostgreSQL alone, without a Temporal connection.
 OFFLINE: frozenset[tuple[str, str]] = frozenset(
-    {("client", "questionnaire"), ("client", "erase"), ("report", "build")}
+    {("client", "questionnaire"), ("report", "build")}
     | {("improvement", verb) for verb in improvements.COMMANDS}
 )
 

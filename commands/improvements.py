@@ -21,8 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, RowMapping, select
 from sqlalchemy.dialects.postgresql import insert
 
-from commands.base import Command, CommandContext, CommandError
-from commands.report import engine_for
+from commands.base import Command, CommandContext, CommandError, engine_for
 from projections.tables import improvement_measures as measures
 
 _FIELDS = ("cause", "category", "measure", "owner", "due")

@@ -2,12 +2,12 @@
 
 Body: `{"requested_by": "<staff id>", "reason": "<request reference>"}`.
 
-For now the command runs the erasure on the read models directly (`run_erase`). Where it belongs
-is the client workflow, which holds the same personal data in its state and would project it
-again: the command should send the `client-<id>` workflow an `erase_personal_data` Update whose
-validator checks the body, whose handler drops the personal fields from the workflow state, runs
-the `erase_client_personal_data` activity (activities.privacy) and continues-as-new so the new
-run's input carries none. docs/security.md describes the rest (histories, retention).
+A client still served is erased through its workflow (the `erase_personal_data` Update), which
+holds the same personal data in its state and would otherwise project it again: the workflow
+drops it, writes the emptied `clients` row, runs the `erase_client_personal_data` activity on
+the other read models and ends the service. A client whose workflow has already ended (offboarded
+earlier) is erased in the read models directly. docs/security.md describes what remains
+(encrypted histories until retention).
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.privacy import EraseRequest, UnknownClientError, erase_personal_data
-from commands.base import CommandContext, CommandError
+from commands.base import CommandContext, CommandError, engine_for
 
 
 def _request(client_id: str | None, body: dict[str, Any]) -> EraseRequest:
@@ -48,12 +51,22 @@ def run_erase(engine: Engine, client_id: str | None, body: dict[str, Any]) -> di
 
 
 async def erase(ctx: CommandContext, client_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    from infra.database import database_url, make_engine
-    from infra.settings import get_settings
+    request = _request(client_id, body)  # refuse a bad body before anything else
+    from workflows.client_service import ClientServiceWorkflow
+    from workflows.client_service_models import ErasePersonalData, workflow_id_for
 
-    _request(client_id, body)  # refuse a bad body before touching the database
-    engine = make_engine(database_url(get_settings()))
+    handle = ctx.client.get_workflow_handle(workflow_id_for(request.client_id))
+    update = ErasePersonalData(requested_by=request.requested_by, reason=request.reason)
     try:
-        return await asyncio.to_thread(run_erase, engine, client_id, body)
-    finally:
-        engine.dispose()
+        view = await handle.execute_update(ClientServiceWorkflow.erase_personal_data, update)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+        raise CommandError(message, "rejected") from None
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: never onboarded, or ended
+            raise
+    else:
+        return {"client_id": request.client_id, "erased_at": view.erased_at, "via": "workflow"}
+    result = await asyncio.to_thread(run_erase, engine_for(ctx), client_id, body)
+    return result | {"via": "read models"}

@@ -13,15 +13,13 @@ Dates: `period_start` "2026-03-01" is local midnight in the policy's time zone; 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
 from temporalio.common import WorkflowIDConflictPolicy
 
-from commands.base import Command, CommandContext, CommandError
+from commands.base import Command, CommandContext, CommandError, engine_for
 from commands.schedules import ensure_kpi_schedule
 from domain.kpi_period import ReportingPeriod
 from domain.policy import Policy
@@ -72,20 +70,6 @@ def kpi_input(body: dict[str, Any], policy: Policy) -> tuple[KpiReportInput, Rep
         raise CommandError(f"invalid report request: {problems}", "invalid") from exc
     except ValueError as exc:
         raise CommandError(str(exc), "invalid") from exc
-
-
-@lru_cache(maxsize=1)
-def _settings_engine() -> Engine:
-    from infra.database import database_url, make_engine
-    from infra.settings import get_settings
-
-    return make_engine(database_url(get_settings()))
-
-
-def engine_for(ctx: CommandContext) -> Engine:
-    """The context's engine when it carries one (tests, an embedding service), else settings'."""
-    engine = getattr(ctx, "engine", None)
-    return engine if isinstance(engine, Engine) else _settings_engine()
 
 
 async def build(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:

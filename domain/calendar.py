@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from itertools import takewhile
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -124,8 +125,7 @@ def prune_done_keys(
     live = {
         event.key
         for stream in _streams(state, now, policy, now, holiday_table)
-        for event in stream
-        if event.due_at <= now
+        for event in takewhile(lambda e: e.due_at <= now, stream)
     }
     return state.done_keys & live
 
@@ -172,6 +172,10 @@ def _streams(
         last_year = local_date(until or _a_year_after(now), policy.zone()).year
         if table is None:
             table = holiday_table(policy.holidays, first_year, last_year)
+        # Checked here, not as the stream runs: a table that falls short must fail every call,
+        # not only the ones that happen to read its last year.
+        table.check_matches(policy.holidays)
+        table.check_covers(first_year, last_year)
         streams.append(birthdays(state.birth_date, now, last_year, policy))
         streams.append(holiday_greetings(table, now, last_year, policy))
     return streams

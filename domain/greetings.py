@@ -31,7 +31,6 @@ def birthdays(
 def holiday_greetings(
     table: HolidayTable, now: datetime, last_year: int, policy: Policy
 ) -> Iterator[ServiceEvent]:
-    table.check_matches(policy.holidays)
     for year in range(local_date(now, policy.zone()).year, last_year + 1):
         days = table.for_year(year)
         for name, day in sorted(days.items(), key=lambda item: (item[1], item[0])):

@@ -34,10 +34,14 @@ _ENGLISH = "en_US"
 _QUALIFIER = re.compile(r"\s*\(([^()]*)\)\s*$")
 _OBSERVED = ("observed", "补假")
 _ESTIMATED = ("estimated", "推定")
+_OPEN = re.compile(r"\s*\(\s*")
+_CLOSE = re.compile(r"\s*\)")
 
 
 def normalise(name: str) -> str:
+    """Case, full-width punctuation and spacing (also around brackets) do not matter."""
     text = name.replace("（", "(").replace("）", ")").replace("’", "'").replace("，", ",")
+    text = _CLOSE.sub(")", _OPEN.sub(" (", text))
     return " ".join(text.casefold().split())
 
 
@@ -83,12 +87,17 @@ class HolidayTable(BaseModel):
                 "rebuild it with domain.holiday_dates.holiday_table"
             )
 
+    def check_covers(self, first_year: int, last_year: int) -> None:
+        for year in (first_year, last_year):
+            if not self.first_year <= year <= self.last_year:
+                raise HolidayTableError(
+                    f"the holiday table covers {self.first_year}-{self.last_year}, not {year}; "
+                    "build a newer one outside the workflow with "
+                    "domain.holiday_dates.holiday_table"
+                )
+
     def for_year(self, year: int) -> dict[str, date]:
-        if not self.first_year <= year <= self.last_year:
-            raise HolidayTableError(
-                f"the holiday table covers {self.first_year}-{self.last_year}, not {year}; "
-                "build a newer one outside the workflow with domain.holiday_dates.holiday_table"
-            )
+        self.check_covers(year, year)
         return self.days.get(year, {})
 
 

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         CallbackRecorded,
         ClientServiceInput,
         ClientView,
+        ErasePersonalData,
         OffboardClient,
         OnboardClient,
         OnboardResult,
@@ -223,6 +224,24 @@ class ClientServiceWorkflow:
     @offboard.validator
     def _check_offboard(self, cmd: OffboardClient) -> None:
         self._require_served("offboard")
+
+    @workflow.update
+    async def erase_personal_data(self, cmd: ErasePersonalData) -> ClientView:
+        """PIPL deletion: personal data leaves the state, the read models, and the service ends;
+        the next run of this id (a new onboarding) starts from a clean file."""
+        async with self._lane:
+            s, now = self._state, workflow.now()
+            rows = duties.cancel_open(self._fx, s, now)
+            st.erase(s, now)
+            await self._fx.publish(s, rows, force=True)
+            await self._fx.erase_elsewhere(cmd.requested_by, cmd.reason)
+            workflow.logger.info("personal data erased", extra=self._log())
+            self._replan = True
+        return self.view()
+
+    @erase_personal_data.validator
+    def _check_erase(self, cmd: ErasePersonalData) -> None:
+        self._require_served("erase")
 
     @workflow.signal
     async def change_tier(self, sig: TierChangeSignal) -> None:

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         NotifyResult,
         RecipientKind,
     )
+    from activities.privacy import EraseRequest, PrivacyActivities
     from domain.calendar import ServiceEvent
     from domain.consent import Purpose
     from domain.policy import Policy
@@ -150,6 +151,15 @@ class Effects:
             s, task.task_id, task.kind, task.due_at, status, escalated=task.escalated
         )
 
+    async def erase_elsewhere(self, requested_by: str, reason: str) -> None:
+        """The client's personal data in other read models (complaints, task notes)."""
+        await workflow.execute_activity_method(
+            PrivacyActivities.erase_client_personal_data,
+            EraseRequest(client_id=self.client_id, requested_by=requested_by, reason=reason),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            summary="erase personal data from the read models (PIPL)",
+        )
+
     async def publish(
         self, s: ServiceState, rows: list[TaskRecord], *, force: bool = False
     ) -> None:
@@ -189,6 +199,7 @@ class Effects:
             segment=segment.model_dump(mode="json") if segment else None,
             missing_fields=s.missing_fields(),
             onboarded_at=s.onboarded_at,
+            erased_at=s.erased_at,
         )
 
     def _show(self, s: ServiceState, p: Plan) -> None:
@@ -245,4 +256,5 @@ def view_of(s: ServiceState, p: Plan) -> ClientView:
         ],
         missing_fields=s.missing_fields(),
         file=s.file,
+        erased_at=s.erased_at,
     )

@@ -117,6 +117,14 @@ class OffboardClient(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class ErasePersonalData(BaseModel):
+    """PIPL deletion request; who asked and the request's reference, no personal data."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    requested_by: str = Field(min_length=1, max_length=64, description="staff id, not a name")
+    reason: str = Field(min_length=1, max_length=120, description="the request's reference")
+
+
 class TaskView(BaseModel):
     task_id: str
     kind: TaskKind
@@ -140,3 +148,4 @@ class ClientView(BaseModel):
     open_tasks: list[TaskView]
     missing_fields: list[str]
     file: ClientFile
+    erased_at: datetime | None = None

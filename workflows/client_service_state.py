@@ -28,7 +28,7 @@ from domain.calendar import (
     next_event,
     next_events,
 )
-from domain.client import ClientFile, completeness
+from domain.client import BasicInfo, ClientFile, completeness
 from domain.consent import Consents, Purpose
 from domain.enums import RiskProfile, ServiceStatus, Tier
 from domain.policy import Policy
@@ -69,6 +69,9 @@ class ServiceState(BaseModel):
     seq: int = Field(description="the workflow's event counter; see `first_seq`")
     last_review_id: str | None = None
     last_callback_done_at: datetime | None = None
+    erased_at: datetime | None = Field(
+        default=None, description="PIPL deletion: the file holds no personal data since then"
+    )
     callback_anchor: datetime | None = Field(
         default=None, description="set at a tier change: the callback grid runs from it"
     )
@@ -160,6 +163,25 @@ def complete(state: ServiceState, task: OpenTask, now: datetime) -> None:
     state.open_tasks = [t for t in state.open_tasks if t.task_id != task.task_id]
     if task.kind is ServiceEventKind.CALLBACK:
         state.last_callback_done_at = now
+
+
+ERASED = "(erased)"
+
+
+def erase(state: ServiceState, now: datetime) -> None:
+    """PIPL deletion on the client's request: the file keeps only what identifies no one (ids,
+    kind, advisor, figures), contact is refused from now on, and the service ends."""
+    f = state.file
+    state.file = ClientFile(
+        client_id=f.client_id,
+        kind=f.kind,
+        basic=BasicInfo(name=ERASED),
+        metrics=f.metrics,
+        advisor_id=f.advisor_id,
+        consents=Consents(do_not_contact=True),
+    )
+    state.erased_at = now
+    state.status = ServiceStatus.CLOSED
 
 
 def change_tier(state: ServiceState, tier: Tier) -> None:

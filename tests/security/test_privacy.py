@@ -207,16 +207,21 @@ def test_the_command_validates_then_erases(two_clients: Engine) -> None:
 
 
 async def test_the_command_entry_point_uses_the_configured_database(
-    two_clients: Engine, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    two_clients: Engine, pg_url: str, monkeypatch: pytest.MonkeyPatch, ts_env: Any
 ) -> None:
+    """A client with no running workflow (offboarded long ago) is erased in the read models
+    the settings name; a served client goes through its workflow (tests/commands)."""
+    from commands.base import _settings_engine
     from infra.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", pg_url)
     get_settings.cache_clear()
+    _settings_engine.cache_clear()
     try:
-        ctx = CommandContext(client=None, policy=None)  # type: ignore[arg-type]
+        ctx = CommandContext(client=ts_env.client, policy=None)  # type: ignore[arg-type]
         out = await erase(ctx, "C-2", {"requested_by": "S-1", "reason": "R-78"})
     finally:
         get_settings.cache_clear()
-    assert out["client_id"] == "C-2"
+        _settings_engine.cache_clear()
+    assert out["client_id"] == "C-2" and out["via"] == "read models"
     assert _one(two_clients, clients, client_id="C-2").erased_at is not None
