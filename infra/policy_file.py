@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -24,13 +25,33 @@ def load_policy(path: Path | None = None) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyFileError(f"policy file {path} is not valid TOML: {exc}") from exc
     try:
-        return Policy.model_validate(raw)
+        policy = Policy.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
             for err in exc.errors()
         )
         raise PolicyFileError(f"policy file {path} is invalid: {problems}") from exc
+    _check_holidays(policy, path)
+    return policy
+
+
+def _check_holidays(policy: Policy, path: Path) -> None:
+    """A misspelt holiday would silently never be greeted: refuse it at start instead."""
+    from domain.holiday_dates import unknown_names
+
+    h = policy.holidays
+    try:
+        unknown = unknown_names(h.greet, date.today().year, h.country)
+    except (KeyError, NotImplementedError, AttributeError) as exc:
+        raise PolicyFileError(
+            f"policy file {path} is invalid: holidays.country: no calendar for {h.country!r}"
+        ) from exc
+    if unknown:
+        raise PolicyFileError(
+            f"policy file {path} is invalid: holidays.greet: not in the {h.country} calendar: "
+            + ", ".join(unknown)
+        )
 
 
 def policy_from_settings(settings: Settings) -> Policy:

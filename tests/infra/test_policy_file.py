@@ -34,6 +34,8 @@ def test_override_sets_a_test_deadline_in_seconds(tmp_path: Path) -> None:
         ("[service]\ncontact_hour = 25\n", "service.contact_hour"),
         ("[complaints]\nunknown_knob = 1\n", "complaints.unknown_knob"),
         ("[tiers.gold]\naum = 99999999999\n", "tiers"),
+        ('[holidays]\ngreet = ["Mid-Autumn Festival", "Moon Landing Day"]\n', "holidays.greet"),
+        ('[holidays]\ncountry = "XX"\n', "holidays.country"),
     ],
 )
 def test_invalid_file_is_refused_naming_the_field(tmp_path: Path, text: str, field: str) -> None:
