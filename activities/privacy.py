@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
 from projections.access import AccessAction, record_access
-from projections.tables import clients, complaint_events, complaints, service_tasks
+from projections.tables import access_log, clients, complaint_events, complaints, service_tasks
 
 
 class EraseRequest(BaseModel):
@@ -103,7 +103,15 @@ def erase_personal_data(engine: Engine, req: EraseRequest) -> EraseResult:
             .values(outcome_enc=None, updated_at=now)
         ).rowcount
         removed = had_personal or n_complaints or n_events or n_tasks
-        already = row.erased_at is not None and not removed
+        # The client workflow empties its own row first, so "already erased" is what the access
+        # log says: every erasure is recorded once, repeats that find nothing are not.
+        recorded = conn.execute(
+            select(access_log.c.id)
+            .where(access_log.c.client_id == req.client_id)
+            .where(access_log.c.action == AccessAction.ERASE)
+            .limit(1)
+        ).first()
+        already = recorded is not None and not removed
         if not already:
             record_access(
                 conn,

@@ -74,7 +74,7 @@ async def test_erasure_runs_through_the_workflow_and_holds(ctx: CommandContext, 
     assert row.tier == "gold" and row.aum is not None  # audit facts stay
     assert complaint.complainant_enc is None and complaint.content_enc is None
     assert complaint.stage == "assessment"
-    assert logged, "the erasure is recorded in the access log"
+    assert [a for (a,) in logged] == ["erase"], "the erasure is recorded once in the access log"
 
     # The workflow is gone, so a second request erases the read models directly and refuses
     # nothing; an unknown client is refused.
@@ -83,6 +83,19 @@ async def test_erasure_runs_through_the_workflow_and_holds(ctx: CommandContext, 
     with pytest.raises(CommandError) as err:
         await erase(ctx, "nobody", {"requested_by": "dpo-01", "reason": "REQ-8"})
     assert err.value.code == "not_found"
+
+
+async def test_an_erasure_with_nothing_else_to_shred_is_still_recorded_once(
+    ctx: CommandContext, db: Engine
+) -> None:
+    await clients.onboard(ctx, None, client_body("c-quiet", Tier.REGULAR))
+    await erase(ctx, "c-quiet", {"requested_by": "dpo-01", "reason": "REQ-9"})
+    await erase(ctx, "c-quiet", {"requested_by": "dpo-01", "reason": "REQ-9"})
+    with db.connect() as conn:
+        actions = conn.execute(
+            select(access_log.c.action).where(access_log.c.client_id == "c-quiet")
+        ).all()
+    assert [a for (a,) in actions] == ["erase"]
 
 
 async def test_a_bad_erasure_body_is_refused_before_anything_runs(ctx: CommandContext) -> None:
