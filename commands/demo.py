@@ -254,7 +254,7 @@ async def load(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> di
             complaints=int(body.get("complaints", FULL.complaints)),
         )
         seed = int(body.get("seed", 2026))
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:
         raise CommandError(
             f"demo load: counts and seed must be integers ({err})", "invalid"
         ) from None

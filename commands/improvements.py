@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from datetime import UTC, date, datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import Engine, RowMapping, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -28,14 +29,19 @@ _FIELDS = ("cause", "category", "measure", "owner", "due")
 M = TypeVar("M", bound=BaseModel)
 
 
+# PostgreSQL text cannot hold a NUL character: refuse it here rather than fail in the database.
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+MEASURE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
 class NewMeasure(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    cause: str = Field(min_length=1, max_length=64, description="root cause it addresses")
-    category: str | None = Field(default=None, max_length=32)
-    measure: str = Field(min_length=1, max_length=2000)
-    owner: str = Field(min_length=1, max_length=64)
+    cause: Text = Field(min_length=1, max_length=64, description="root cause it addresses")
+    category: Text | None = Field(default=None, max_length=32)
+    measure: Text = Field(min_length=1, max_length=2000)
+    owner: Text = Field(min_length=1, max_length=64)
     due: date
-    measure_id: str | None = Field(default=None, min_length=1, max_length=64)
+    measure_id: str | None = Field(default=None, pattern=MEASURE_ID.pattern)
 
     def derived_id(self) -> str:
         content = "\x1f".join(str(getattr(self, f) or "") for f in _FIELDS)
@@ -141,6 +147,10 @@ async def done(ctx: CommandContext, measure_id: str | None, body: dict[str, Any]
     measure_id = measure_id or body.get("measure_id")
     if not measure_id:
         raise CommandError("improvement done needs the MEASURE_ID", "usage")
+    if not isinstance(measure_id, str) or not MEASURE_ID.match(measure_id):
+        raise CommandError(
+            "improvement done: MEASURE_ID is letters, digits and ._:- only", "invalid"
+        )
     now, today = _today(ctx)
     return await asyncio.to_thread(complete_measure, engine_for(ctx), measure_id, now, today)
 

@@ -69,7 +69,12 @@ def kpi_input(body: dict[str, Any], policy: Policy) -> tuple[KpiReportInput, Rep
         )
         raise CommandError(f"invalid report request: {problems}", "invalid") from exc
     except ValueError as exc:
-        raise CommandError(str(exc), "invalid") from exc
+        raise CommandError(_short(str(exc)), "invalid") from exc
+
+
+def _short(message: str, limit: int = 160) -> str:
+    """Refusals quote what they refuse (a period label) but never a whole oversized input."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 async def build(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         InvitePage,
         InvitePageResult,
     )
+    from domain.client import ClientId
     from domain.periods import IsoPeriod, Period
     from domain.policy import Policy
 
@@ -46,8 +47,8 @@ class ClientEventInput(BaseModel):
 
 class Attendance(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    attended: list[str] = []
-    absent: list[str] = []
+    attended: list[ClientId] = Field(default=[], max_length=10_000)
+    absent: list[ClientId] = Field(default=[], max_length=10_000)
 
 
 class CloseEvent(BaseModel):

@@ -241,12 +241,17 @@ class ClientServiceWorkflow:
 
     @erase_personal_data.validator
     def _check_erase(self, cmd: ErasePersonalData) -> None:
+        if not isinstance(cmd, ErasePersonalData):  # a JSON null arrives as None
+            raise ApplicationError("erase: requested_by and reason are required")
         self._require_served("erase")
 
     @workflow.signal
     async def change_tier(self, sig: TierChangeSignal) -> None:
         """From the tier review. Idempotent: the review signals again when its batch retries."""
         s = self._s
+        if not isinstance(sig, TierChangeSignal):  # malformed: dropped, never a failed task
+            workflow.logger.warning("malformed tier change ignored", extra=self._log())
+            return
         if s is None or s.status is ServiceStatus.CLOSED or sig.review_id == s.last_review_id:
             return
         async with self._lane:

@@ -25,6 +25,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 _MODEL = ConfigDict(frozen=True, extra="forbid")
 CONFIRM_WITHIN = timedelta(minutes=1)
@@ -84,6 +85,12 @@ class ComplaintMatterWorkflow:
             self._show()
         return MatterOwner(owner=self._owner, merged=self._owner != req.complaint_id)
 
+    @claim.validator
+    def _check_claim(self, req: MatterClaim) -> None:
+        # The converter hands a JSON null through as None; refuse it before it reaches history.
+        if not isinstance(req, MatterClaim):
+            raise ApplicationError("claim: a claim with the complaint id is required")
+
     async def _wait_for_start(self, pending: str | None) -> None:
         try:
             await workflow.wait_condition(
@@ -98,13 +105,14 @@ class ComplaintMatterWorkflow:
 
     @workflow.signal
     def confirm(self, req: MatterMember) -> None:
-        if self._owner == req.complaint_id:
+        # A malformed signal is dropped: raising here would fail the workflow task for ever.
+        if isinstance(req, MatterMember) and self._owner == req.complaint_id:
             self._confirmed = True
             self._show()
 
     @workflow.signal
     def release(self, req: MatterMember) -> None:
-        if self._owner == req.complaint_id:
+        if isinstance(req, MatterMember) and self._owner == req.complaint_id:
             self._owner, self._confirmed = None, False
 
     @workflow.query
