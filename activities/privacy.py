@@ -25,14 +25,23 @@ from activities.deps import ActivityDeps
 from projections.access import AccessAction, record_access
 from projections.tables import access_log, clients, complaint_events, complaints, service_tasks
 
+# Ids as the rest of the service writes them; a reason is printable text (PostgreSQL refuses NUL).
+STAFF_OR_CLIENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$"
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
 
 class EraseRequest(BaseModel):
     model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
 
-    client_id: str = Field(min_length=1, max_length=64)
-    requested_by: str = Field(min_length=1, max_length=64, description="staff id, not a name")
+    client_id: str = Field(min_length=1, max_length=64, pattern=STAFF_OR_CLIENT_ID)
+    requested_by: str = Field(
+        min_length=1, max_length=64, pattern=STAFF_OR_CLIENT_ID, description="staff id, not a name"
+    )
     reason: str = Field(
-        min_length=1, max_length=120, description="e.g. the request's reference; no personal data"
+        min_length=1,
+        max_length=120,
+        pattern=PRINTABLE,
+        description="e.g. the request's reference; no personal data",
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_serializer
 
 
 class ContactChannel(StrEnum):
@@ -33,6 +33,14 @@ class Consents(BaseModel):
 
     granted: dict[ContactChannel, frozenset[Purpose]] = {}
     do_not_contact: bool = False
+
+    @field_serializer("granted")
+    def _sorted(self, granted: dict[ContactChannel, frozenset[Purpose]]) -> dict[str, list[str]]:
+        # Sets iterate in a per-process order (hash seed): serialise sorted, so the same
+        # consents always make the same payload and the same projection row.
+        return {
+            c.value: sorted(p.value for p in purposes) for c, purposes in sorted(granted.items())
+        }
 
     def allows(self, channel: ContactChannel, purpose: Purpose) -> bool:
         if purpose is Purpose.COMPLAINT:

@@ -121,8 +121,18 @@ class ErasePersonalData(BaseModel):
     """PIPL deletion request; who asked and the request's reference, no personal data."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    requested_by: str = Field(min_length=1, max_length=64, description="staff id, not a name")
-    reason: str = Field(min_length=1, max_length=120, description="the request's reference")
+    requested_by: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$",
+        description="staff id, not a name",
+    )
+    reason: str = Field(
+        min_length=1,
+        max_length=120,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="the request's reference",
+    )
 
 
 class TaskView(BaseModel):

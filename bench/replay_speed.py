@@ -1,0 +1,152 @@
+"""Histories replayed per second: `auditor.py replay` against the SDK's bare `Replayer`.
+
+The histories are real: complaint lifecycles (open → assess → investigate → resolve →
+follow-up 5) run here on a dev server by the production worker, fetched (encrypted, as the
+server keeps them) and saved as JSON, the form `auditor.py replay --history-file` reads. They
+are kept under --workdir with the throwaway key ring that encrypted them, and reused by the next
+run. Both sides read and parse the same files and replay every history against
+`workflows.registry.ALL_WORKFLOWS` with the project's decrypting converter:
+
+- audit: `audit.replay.replay_files` (what `auditor.py replay --history-file` runs);
+- bare: `WorkflowHistory.from_json` and `temporalio.worker.Replayer.workflow_replay_iterator`.
+
+Target: the auditor replays at least 0.8 x as many histories per second as the bare Replayer.
+
+    .venv/bin/python bench/replay_speed.py [--histories 1000]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+
+from activities.deps import ActivityDeps
+from audit.replay import replay_files
+from audit.sources import from_list
+from bench.common import Rate, Verdict, machine, parser, say, side_by_side
+from bench.complaint_throughput import bounded, full_lifecycle
+from bench.localstack import connect, local_stack
+from commands.base import CommandContext
+from domain.policy import Policy
+from infra.database import make_engine
+from infra.keys import KeyRing
+from infra.temporal import data_converter
+from projections.crypto import FieldCipher
+from worker import build_worker
+from workflows.registry import ALL_WORKFLOWS
+
+TARGET = 0.8
+
+
+async def generate(client: Client, url: str, keyring: KeyRing, count: int, out: Path) -> None:
+    """Runs `count` complaint lifecycles and saves each complaint's history as JSON."""
+    engine = make_engine(url)
+    deps = ActivityDeps(engine=engine, cipher=FieldCipher(keyring))
+    queue = f"replay-bench-{uuid.uuid4().hex[:6]}"
+    ctx = CommandContext(client=client, policy=Policy(), task_queue=queue, engine=engine)
+    done = 0
+
+    async def one() -> None:
+        nonlocal done
+        await full_lifecycle(ctx)
+        done += 1
+        if done % 50 == 0 or done == count:
+            say(f"  {done:,}/{count:,} complaint lifecycles")
+
+    with ThreadPoolExecutor(32) as pool:
+        async with build_worker(client, queue, deps, pool):
+            await bounded(count, 20, one)
+            say("saving histories")
+            query = f"TaskQueue='{queue}' AND WorkflowType='ComplaintWorkflow'"
+            saved = 0
+            async for execution in client.list_workflows(query):
+                handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+                history = await handle.fetch_history()
+                (out / f"{execution.id}.json").write_text(history.to_json())
+                saved += 1
+    engine.dispose()
+    say(f"saved {saved:,} histories in {out}")
+
+
+def saved(folder: Path, count: int) -> tuple[list[Path], str | None]:
+    """Up to `count` saved histories, and the key ring they were saved under (if any)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ring_file = folder / "keys"
+    return sorted(folder.glob("*.json"))[:count], (
+        ring_file.read_text() if ring_file.exists() else None
+    )
+
+
+def keep_ring(folder: Path, keys: str) -> None:
+    ring_file = folder / "keys"  # a throwaway benchmark key: it encrypts nothing else
+    ring_file.write_text(keys)
+    ring_file.chmod(0o600)
+
+
+async def histories(workdir: Path, count: int) -> tuple[list[Path], KeyRing]:
+    """The saved histories, generated first when fewer than `count` are there."""
+    folder = workdir / "replay" / "histories"
+    paths, keys = saved(folder, count)
+    if len(paths) >= count and keys is not None:
+        say(f"reusing {count:,} histories saved in {folder}")
+        return paths, KeyRing.parse(keys)
+    # New histories go under the ring of those already saved, so one ring opens them all.
+    env = {**os.environ, **({"CLIENT_CARE_KEYS": keys} if keys else {})}
+    async with local_stack(workdir / "replay", env) as ep:
+        keep_ring(folder, ep.keys)
+        say(f"generating {count - len(paths):,} histories (complaint lifecycles on the dev server)")
+
+        await generate(await connect(ep), ep.database_url, ep.keyring, count - len(paths), folder)
+        return saved(folder, count)[0], ep.keyring
+
+
+async def audit_side(paths: list[Path], keyring: KeyRing) -> int:
+    report = await replay_files(paths, ALL_WORKFLOWS, lambda: keyring)
+    assert report.ok, report.as_text()
+    return report.replayed
+
+
+async def bare_side(paths: list[Path], keyring: KeyRing) -> int:
+    loaded = [WorkflowHistory.from_json(p.stem, json.loads(p.read_text())) for p in paths]
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(keyring))
+    replayed = 0
+    async with replayer.workflow_replay_iterator(from_list(loaded)) as results:
+        async for result in results:
+            assert result.replay_failure is None, result.replay_failure
+            replayed += 1
+    return replayed
+
+
+async def main() -> int:
+    p = parser(__doc__)
+    p.add_argument("--histories", type=int, default=1000, help="how many histories to replay")
+    args = p.parse_args()
+    paths, keyring = await histories(args.workdir, args.histories)
+    audit = Rate("auditor: audit.replay.replay_files", "histories")
+    bare = Rate("bare: temporalio.worker.Replayer", "histories")
+    await side_by_side(
+        [(audit, lambda: audit_side(paths, keyring)), (bare, lambda: bare_side(paths, keyring))],
+        args.rounds,
+    )
+    verdict = Verdict()
+    verdict.ratio("auditor / bare Replayer", audit, bare, TARGET)
+    facts = {
+        **machine(),
+        "histories": f"{len(paths):,} complaint histories (encrypted JSON files)",
+        "rates": "\n" + audit.line() + "\n" + bare.line(),
+    }
+    return verdict.report("history replay", facts)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
