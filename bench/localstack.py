@@ -207,13 +207,6 @@ class WorkerProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def fast_stop(pg: EmbeddedPostgres, timeout: float = 30.0) -> None:
-    """PostgreSQL's fast shutdown (SIGINT): open sessions are ended at once. `stop()` sends
-    SIGTERM, a smart shutdown that waits for every pooled connection to close by itself."""
-    proc, pg.process = pg.process, None
-    _end(proc, signal.SIGINT, timeout)
-
-
 @contextlib.asynccontextmanager
 async def local_stack(
     workdir: Path, env: Mapping[str, str] = os.environ, *, log: bool = True
@@ -262,7 +255,7 @@ async def local_stack(
         if server is not None:
             server.stop()
         if pg is not None:
-            fast_stop(pg)
+            pg.stop()
 
 
 async def connect(endpoints: Endpoints) -> Client:

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from bench.localstack import DevServer, Endpoints, WorkerProcess, fast_stop
+from bench.localstack import DevServer, Endpoints, WorkerProcess
 from commands.base import CommandContext
 from domain.policy import Policy
 from infra.database import make_engine
@@ -65,7 +65,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
             engine.dispose()
     finally:
         temporal.stop()
-        fast_stop(pg)
+        pg.stop()
 
 
 @pytest.fixture(scope="module")

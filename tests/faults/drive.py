@@ -145,8 +145,6 @@ def client_file(client_id: str) -> dict[str, Any]:
         "financial": {"assets": [{"asset_class": "funds", "amount": 900000}]},
         "metrics": {"aum": 900000, "annual_contribution": 9000, "transactions_12m": 3},
         "advisor_id": "adv-07",
-        # One purpose per channel: several are projected in hash-seed order, which differs
-        # between the worker and the auditor (test_hash_seed.py shows it).
-        "consents": {"granted": {"sms": ["service"], "email": ["care"]}},
+        "consents": {"granted": {"sms": ["service", "care", "complaint"], "email": ["care"]}},
         "risk_answers": [1 for _ in questionnaire_json()["questions"]],
     }

@@ -1,9 +1,9 @@
 """`EmbeddedPostgres.stop()` must shut PostgreSQL down cleanly while clients are connected.
 
-A pooled engine (the worker's, the tests') keeps idle connections open. SIGTERM is PostgreSQL's
-*smart* shutdown, which waits for every session to end by itself; with a pool that is never, so
-`stop()` waits out its timeout and SIGKILLs the postmaster, leaving its backends to notice on
-their own and the data directory to be recovered on the next start.
+A pooled engine (the worker's, the tests') keeps idle connections open. A *smart* shutdown
+(SIGTERM) waits for every session to end by itself, which with a pool is never: `stop()` then
+waited out its timeout and SIGKILLed the postmaster, leaving its backends to notice on their own
+and the data directory to be recovered on the next start (fixed in ca37d18: fast shutdown).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from functools import partial
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
-from bench.localstack import WorkerProcess, fast_stop
+from bench.localstack import WorkerProcess
 from commands import clients
 from commands.base import CommandContext
 from domain.complaint import Stage
@@ -51,7 +51,7 @@ async def test_a_postgres_outage_delays_projections_and_fails_nothing(
     assess, investigate, resolve, follow_up = lifecycle()
     await wave(ctx, *assess, ids, 10)
 
-    fast_stop(stack.pg)
+    stack.pg.stop()
     try:
         # Sent while the database is down: each update is recorded, then waits on its projection.
         during = asyncio.gather(
