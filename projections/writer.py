@@ -19,12 +19,12 @@ def upsert_newer(
     """
     if not rows:
         return 0
-    stmt = insert(table).values(list(rows))
+    stmt = insert(table)
     updates = {c: stmt.excluded[c] for c in rows[0] if c not in key}
     stmt = stmt.on_conflict_do_update(
         index_elements=list(key), set_=updates, where=table.c.seq < stmt.excluded.seq
     )
-    return conn.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount
+    return _many(conn, stmt, rows)
 
 
 def insert_once(
@@ -33,5 +33,10 @@ def insert_once(
     """Append-only facts (events, tier changes): the first write wins, repeats are no-ops."""
     if not rows:
         return 0
-    stmt = insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=list(key))
-    return conn.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount
+    return _many(conn, insert(table).on_conflict_do_nothing(index_elements=list(key)), rows)
+
+
+def _many(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Rows as executemany parameters, not literal VALUES: the statement then has one shape
+    whatever the row count, so SQLAlchemy compiles it once and caches it."""
+    return conn.execute(stmt, list(rows), execution_options={"preserve_rowcount": True}).rowcount
