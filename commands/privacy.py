@@ -17,9 +17,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.privacy import EraseRequest, UnknownClientError, erase_personal_data
 from commands.base import CommandContext, CommandError, engine_for
@@ -52,19 +49,19 @@ def run_erase(engine: Engine, client_id: str | None, body: dict[str, Any]) -> di
 
 async def erase(ctx: CommandContext, client_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
     request = _request(client_id, body)  # refuse a bad body before anything else
+    from commands.clients import guarded
     from workflows.client_service import ClientServiceWorkflow
     from workflows.client_service_models import ErasePersonalData, workflow_id_for
 
     handle = ctx.client.get_workflow_handle(workflow_id_for(request.client_id))
     update = ErasePersonalData(requested_by=request.requested_by, reason=request.reason)
     try:
-        view = await handle.execute_update(ClientServiceWorkflow.erase_personal_data, update)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-        raise CommandError(message, "rejected") from None
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: never onboarded, or ended
+        view = await guarded(
+            f"client erase: no client {request.client_id} is being served",
+            lambda: handle.execute_update(ClientServiceWorkflow.erase_personal_data, update),
+        )
+    except CommandError as err:
+        if err.code != "not_found":  # not_found: never onboarded, or its workflow has ended
             raise
     else:
         return {"client_id": request.client_id, "erased_at": view.erased_at, "via": "workflow"}

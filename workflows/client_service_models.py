@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from activities.privacy import PRINTABLE, STAFF_OR_CLIENT_ID
 from domain.client import ClientFile, ClientMetrics, FinancialInfo
 from domain.consent import Consents
 from domain.enums import RiskLevel, RiskProfile, ServiceStatus, Tier
@@ -124,13 +125,13 @@ class ErasePersonalData(BaseModel):
     requested_by: str = Field(
         min_length=1,
         max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$",
+        pattern=STAFF_OR_CLIENT_ID,
         description="staff id, not a name",
     )
     reason: str = Field(
         min_length=1,
         max_length=120,
-        pattern=r"^[^\x00-\x1f\x7f]*$",
+        pattern=PRINTABLE,
         description="the request's reference",
     )
 
