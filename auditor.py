@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--history-file", type=Path, action="append", help="a JSON export (repeatable)"
     )
+    source.add_argument("--history-dir", type=Path, help="every *.json export in a directory")
     replay.add_argument("--run-id", help="with --workflow-id: only this run")
     replay.add_argument(
         "--workflows",
@@ -64,7 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--keep", action="store_true", help="keep the scratch schema")
 
     for command in (rebuild, verify):
-        command.add_argument("--query", default="", help="only the runs this query matches")
+        origin = command.add_mutually_exclusive_group()
+        origin.add_argument("--query", default="", help="only the runs this query matches")
+        origin.add_argument(
+            "--history-dir",
+            type=Path,
+            help="rebuild from the *.json exports in a directory instead of the server's",
+        )
         command.add_argument("--actor", help="who runs it (default: CLIENT_CARE_ACTOR or user)")
     for command in (replay, history, rebuild, verify):
         command.add_argument("--json", action="store_true", help="print JSON")
@@ -144,8 +151,11 @@ async def _replay(args: argparse.Namespace, ctx: _Context) -> int:
     if args.run_id and not args.workflow_id:
         raise ValueError("--run-id needs --workflow-id")
     workflows = replay.load_workflows(args.workflows or replay.DEFAULT_REGISTRY)
-    if args.history_file:
-        report = await replay.replay_files(args.history_file, workflows, lambda: ctx.keyring)
+    if args.history_file or args.history_dir:
+        files = args.history_file or sorted(args.history_dir.glob("*.json"))
+        if not files:
+            raise ValueError(f"{args.history_dir}: holds no *.json history exports")
+        report = await replay.replay_files(files, workflows, lambda: ctx.keyring)
     else:
         client = await ctx.client()
         if args.workflow_id:
@@ -183,6 +193,16 @@ async def _history(args: argparse.Namespace, ctx: _Context) -> int:
     return EXIT_OK
 
 
+async def _histories(args: argparse.Namespace, ctx: _Context) -> Any:
+    """The server's runs (those `--query` matches), or the exports in `--history-dir`."""
+    from audit import sources
+    from infra.temporal import data_converter
+
+    if args.history_dir:
+        return sources.in_directory(args.history_dir, data_converter(ctx.keyring))
+    return await sources.on_server(await ctx.client(), args.query)
+
+
 def _record_rebuild(args: argparse.Namespace, ctx: _Context, purpose: str) -> None:
     from projections.access import AccessAction, record_access
 
@@ -191,26 +211,19 @@ def _record_rebuild(args: argparse.Namespace, ctx: _Context, purpose: str) -> No
 
 
 async def _rebuild(args: argparse.Namespace, ctx: _Context) -> int:
-    from audit import sources
     from audit.rebuild import derived_tables, rebuild, replace_live
     from projections.crypto import FieldCipher
 
-    if args.into_live and args.query:
+    if args.into_live and (args.query or args.history_dir):
         # Replacing the live tables from a subset of the histories would drop everyone else's
         # rows: disaster recovery always rebuilds from every history.
         raise ValueError("--into-live rebuilds from every history; it takes no --query")
-    client = await ctx.client()
+    source = await _histories(args, ctx)
     target = "live tables" if args.into_live else f"schema {args.schema}"
     _record_rebuild(args, ctx, f"rebuild-projections into {target}")
-    total = await sources.count(client, args.query)
-    with _progress(total, "rebuilding") as on_run:
+    with _progress(source.total, "rebuilding") as on_run:
         stats = await rebuild(
-            client,
-            ctx.engine,
-            FieldCipher(ctx.keyring),
-            schema=args.schema,
-            query=args.query,
-            on_run=on_run,
+            source, ctx.engine, FieldCipher(ctx.keyring), schema=args.schema, on_run=on_run
         )
     report: dict[str, Any] = {"schema": args.schema, **stats.as_json()}
     if args.into_live:
@@ -232,19 +245,16 @@ def _rebuild_text(report: dict[str, Any]) -> str:
 
 
 async def _verify(args: argparse.Namespace, ctx: _Context) -> int:
-    from audit import sources
     from audit.verify import verify
 
-    client = await ctx.client()
+    source = await _histories(args, ctx)
     _record_rebuild(args, ctx, "verify-projections")
-    total = await sources.count(client, args.query)
-    with _progress(total, "verifying") as on_run:
+    with _progress(source.total, "verifying") as on_run:
         report = await verify(
-            client,
+            source,
             ctx.engine,
             ctx.keyring,
             schema=args.schema,
-            query=args.query,
             ignore=args.ignore,
             keep=args.keep,
             on_run=on_run,

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, MetaData, Table, func, insert, select, text
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
 from activities.privacy import EraseRequest, UnknownClientError, erase_personal_data
@@ -210,22 +210,21 @@ def _apply(scoped: Engine, writes: list[Write]) -> None:
 
 
 async def rebuild(
-    client: Client,
+    source: sources.Histories,
     engine: Engine,
     cipher: FieldCipher,
     *,
     schema: str,
-    query: str = "",
     on_run: Callable[[WorkflowHistory], None] | None = None,
     projectors: Mapping[str, Projector] | None = None,
 ) -> RebuildStats:
-    """Rebuilds every read model into empty tables in `schema` from the runs `query` lists."""
+    """Rebuilds every read model into empty tables in `schema` from the source's runs."""
     projectors = projectors if projectors is not None else load_projectors()
     scoped = prepare_schema(engine, schema)
     stats = RebuildStats()
-    async for history in sources.matching(client, query):
+    async for history in source.runs():
         writes, applied, skipped = await history_writes(
-            history, client.data_converter, cipher, projectors
+            history, source.converter, cipher, projectors
         )
         # The database calls are blocking; off the loop, the next histories keep downloading.
         await asyncio.to_thread(_apply, scoped, writes)

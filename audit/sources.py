@@ -1,18 +1,19 @@
 """Where histories come from: a workflow id (its whole continue-as-new chain), a visibility
-query (every run it matches, paged), or JSON files (the SDK's `to_json()` or the CLI's
-`temporal workflow show --output json`, which are the same protobuf JSON)."""
+query (every run it matches, paged), or JSON files, singly or a directory of them (the SDK's
+`to_json()` or the CLI's `temporal workflow show --output json`: the same protobuf JSON)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.api.history.v1 import WorkflowExecutionStartedEventAttributes
 from temporalio.client import Client, WorkflowHistory
-from temporalio.converter import PayloadCodec
+from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 
 from audit.payloads import copied, decoded_history
@@ -118,3 +119,34 @@ async def saved_json(history: WorkflowHistory, codec: PayloadCodec | None) -> st
     first = started(history)
     first.workflow_id = first.workflow_id or history.workflow_id
     return history.to_json() + "\n"
+
+
+@dataclass(frozen=True)
+class Histories:
+    """Runs to read and the converter their payloads need: a server's, or exported files'."""
+
+    runs: Callable[[], AsyncIterator[WorkflowHistory]]
+    converter: DataConverter
+    total: int | None = None
+
+
+async def on_server(client: Client, query: str = "") -> Histories:
+    """Every run the visibility `query` matches on the client's server."""
+    return Histories(
+        lambda: matching(client, query), client.data_converter, await count(client, query)
+    )
+
+
+def in_directory(directory: Path, converter: DataConverter) -> Histories:
+    """Every `*.json` export in `directory` (as `starter.py demo year` writes them)."""
+    if not directory.is_dir():
+        raise HistorySourceError(f"{directory}: no such directory of history exports")
+    paths = sorted(directory.glob("*.json"))
+    if not paths:
+        raise HistorySourceError(f"{directory}: holds no *.json history exports")
+
+    async def runs() -> AsyncIterator[WorkflowHistory]:
+        for path in paths:
+            yield await asyncio.to_thread(from_file, path)
+
+    return Histories(runs, converter, len(paths))

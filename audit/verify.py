@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, String, Table, func, select, text
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import WorkflowHistory
 
 from audit.rebuild import RebuildStats, derived_tables, erased_clients, rebuild, scratch_table
+from audit.sources import Histories
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import metadata
@@ -200,12 +201,11 @@ def _live_counts(engine: Engine, tables: list[Table]) -> dict[str, int]:
 
 
 async def verify(
-    client: Client,
+    source: Histories,
     engine: Engine,
     keyring: KeyRing,
     *,
     schema: str = "verify",
-    query: str = "",
     ignore: Collection[str] = (),
     keep: bool = False,
     on_run: Callable[[WorkflowHistory], None] | None = None,
@@ -215,7 +215,7 @@ async def verify(
     if unknown:
         raise ValueError(f"--ignore names no projection column: {', '.join(unknown)}")
     cipher = RecordingCipher(keyring)
-    stats = await rebuild(client, engine, cipher, schema=schema, query=query, on_run=on_run)
+    stats = await rebuild(source, engine, cipher, schema=schema, on_run=on_run)
     try:
         cells = Cells(cipher)
         tables = derived_tables(stats.tables)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands import clients, complaints, demo, events, improvements, privacy, report
+from commands import clients, complaints, demo, demo_year, events, improvements, privacy, report
 from commands.base import Command
 
 NOUNS: dict[str, dict[str, Command]] = {
@@ -11,12 +11,12 @@ NOUNS: dict[str, dict[str, Command]] = {
     "event": events.COMMANDS,
     "improvement": improvements.COMMANDS,
     "report": report.COMMANDS,
-    "demo": {"load": demo.load},
+    "demo": {"load": demo.load, "year": demo_year.year},
 }
 
 # Commands that answer from the policy or PostgreSQL alone, without a Temporal connection.
 OFFLINE: frozenset[tuple[str, str]] = frozenset(
-    {("client", "questionnaire"), ("report", "build")}
+    {("client", "questionnaire"), ("report", "build"), ("demo", "year")}
     | {("improvement", verb) for verb in improvements.COMMANDS}
 )
 

@@ -79,7 +79,9 @@ def _weighted(rng: random.Random, table: list[tuple[Any, ...]]) -> tuple[Any, ..
     return rng.choices(table, weights=[row[-1] for row in table])[0]
 
 
-def client_body(n: int, rng: random.Random, option_counts: list[int]) -> dict[str, Any]:
+def client_body(
+    n: int, rng: random.Random, option_counts: list[int], prefix: str = "demo-c"
+) -> dict[str, Any]:
     _tier, aum, contribution, trades, _ = _weighted(rng, TIER_FIGURES)
     kind = rng.choices(["individual", "enterprise", "institution"], [0.8, 0.12, 0.08])[0]
     spread = rng.uniform(1.0, 1.4)
@@ -90,14 +92,14 @@ def client_body(n: int, rng: random.Random, option_counts: list[int]) -> dict[st
     if rng.random() < 0.6:
         granted["email"] = ["service", "care", "complaint"]
     body: dict[str, Any] = {
-        "client_id": f"demo-c-{n:04d}",
+        "client_id": f"{prefix}-{n:04d}",
         "kind": kind,
         "basic": {
             "name": f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}{rng.choice(GIVEN).lower()}",
             "gender": rng.choice(["male", "female"]),
             "birth_date": birth.isoformat(),
             "phone": f"139{rng.randint(10_000_000, 99_999_999)}",
-            "email": f"demo.client{n:04d}@example.com",
+            "email": f"{prefix.replace('-c', '.client')}{n:04d}@example.com",
         },
         "financial": {
             "assets": [

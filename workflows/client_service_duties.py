@@ -79,7 +79,9 @@ def record_outcome(
             "late": late,
             "new_needs": cmd.new_needs is not None,
             "recorded_by": cmd.advisor_id or s.file.advisor_id,
-        },
+        }
+        # Only when asked: rows recorded before the question existed stay as they were.
+        | ({"recommend": cmd.recommend} if cmd.recommend is not None else {}),
         outcome_text=text or None,
         escalated=task.escalated,
     )

@@ -90,6 +90,9 @@ class CallbackOutcome(BaseModel):
     kind: Literal[TaskKind.CALLBACK, TaskKind.PLAN_REVIEW] = TaskKind.CALLBACK
     task_id: str | None = Field(default=None, description="default: the oldest open one")
     satisfaction: int = Field(ge=1, le=5)
+    recommend: int | None = Field(
+        default=None, ge=0, le=10, description="0-10, would the client recommend us (for NPS)"
+    )
     returns: str | None = Field(default=None, max_length=2000)
     life_situation: str | None = Field(default=None, max_length=2000)
     new_needs: str | None = Field(default=None, max_length=2000)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
+from audit.sources import on_server
 from audit.verify import VerifyReport, verify
 from domain.complaint_state import Complaint
 from infra.keys import KeyRing
@@ -105,6 +106,6 @@ def projected(engine: Engine, complaint_id: str) -> dict[str, Any]:
 
 async def verified(client: Client, engine: Engine, keyring: KeyRing) -> VerifyReport:
     """Rebuilds every read model from every history in the namespace and compares."""
-    report = await verify(client, engine, keyring, schema="fault_verify")
+    report = await verify(await on_server(client), engine, keyring, schema="fault_verify")
     assert report.ok, report.as_text()
     return report

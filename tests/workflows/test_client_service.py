@@ -132,6 +132,7 @@ async def test_each_callback_completed_through_the_update(
                         "kind": task["kind"],
                         "task_id": task["task_id"],
                         "satisfaction": 4,
+                        "recommend": 9,
                         "returns": "as expected",
                         "new_needs": "a trust for the grandchildren",
                     },
@@ -144,6 +145,7 @@ async def test_each_callback_completed_through_the_update(
         assert len(rows) == 12
         assert {r.status for r in rows} == {"done"}
         assert all(r.outcome["satisfaction"] == 4 and r.outcome["new_needs"] for r in rows)
+        assert {r.outcome["recommend"] for r in rows} == {9}  # the NPS question
         assert FieldCipher(keyring).open(
             rows[0].outcome_enc, context=f"service_task:{rows[0].task_id}"
         ) == {"returns": "as expected", "new_needs": "a trust for the grandchildren"}

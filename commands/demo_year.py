@@ -1,0 +1,56 @@
+"""`starter.py demo year`: the simulated year (see `simulation/`) as a command."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import make_url
+
+from commands.base import CommandContext, CommandError, engine_for
+
+
+async def year(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    """`starter.py demo year [--json '{"clients": 300, "complaints": 300, "seed": 2026,
+    "out_dir": ".data/demo-year"}']`: a simulated year through the real workflows on a
+    time-skipping server, into the `<database>_demo_year` database, with its histories saved
+    and its report built. Needs no Temporal connection."""
+    from infra.database import make_engine
+    from infra.keys import load_keyring
+    from infra.settings import get_settings
+    from reports.build import build_report
+    from simulation.database import recreate, year_database_url
+    from simulation.year import YearSize, simulate_year
+
+    try:
+        size = YearSize(
+            clients=int(body.get("clients", YearSize.clients)),
+            complaints=int(body.get("complaints", YearSize.complaints)),
+        )
+        seed = int(body.get("seed", 2026))
+    except (TypeError, ValueError, OverflowError) as err:
+        raise CommandError(
+            f"demo year: counts and seed must be integers ({err})", "invalid"
+        ) from None
+    if not (1 <= size.clients <= 5_000 and 0 <= size.complaints <= 5_000):
+        raise CommandError("demo year: clients 1..5000, complaints 0..5000", "invalid")
+    out_dir = Path(str(body.get("out_dir") or ".data/demo-year"))
+    url = year_database_url(engine_for(ctx).url.render_as_string(hide_password=False))
+    await asyncio.to_thread(recreate, url)
+    engine = make_engine(url)
+    try:
+        result = await simulate_year(
+            engine, load_keyring(get_settings()), ctx.policy, out_dir, size, seed
+        )
+        files = await asyncio.to_thread(
+            build_report, engine, result.period, out_dir / "report", ctx.policy, result.period.end
+        )
+    finally:
+        engine.dispose()
+    return {
+        **result.as_json(),
+        "database_url": make_url(url).render_as_string(hide_password=True),
+        "histories_dir": str(out_dir / "histories"),
+        "report": str(files.html),
+    }

@@ -1,0 +1,82 @@
+"""Keeping the simulated year's histories: the time-skipping server lists nothing and forgets
+everything when it stops, so every workflow the year starts is noted as it starts, and each
+one's whole continue-as-new chain is written out as JSON before the server goes.
+
+The files are what `temporal workflow show --output json` writes (payloads still encrypted), so
+`auditor.py replay --history-dir` and `verify-projections --history-dir` read them as they
+would a real export.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import (
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowInput,
+    StartWorkflowUpdateWithStartInput,
+)
+
+from audit import sources
+
+
+class StartedWorkflows(Interceptor):
+    """A client interceptor noting the id of every workflow started through the client."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _Noting(next, self.ids)
+
+
+class _Noting(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, ids: set[str]) -> None:
+        super().__init__(next)
+        self._ids = ids
+
+    async def start_workflow(self, input: StartWorkflowInput) -> Any:
+        self._ids.add(input.id)
+        return await super().start_workflow(input)
+
+    async def start_update_with_start_workflow(
+        self, input: StartWorkflowUpdateWithStartInput
+    ) -> Any:
+        self._ids.add(input.start_workflow_input.id)
+        return await super().start_update_with_start_workflow(input)
+
+
+def file_name(workflow_id: str, run_number: int) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in workflow_id)
+    return f"{safe}.run{run_number:02d}.json"
+
+
+async def export_all(
+    client: Any,
+    workflow_ids: set[str],
+    out_dir: Path,
+    advance: Callable[..., None] | None = None,
+    concurrency: int = 8,
+) -> int:
+    """Writes every run of every workflow in `workflow_ids` to `out_dir`; returns the run count."""
+    await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+    gate = asyncio.Semaphore(concurrency)
+    written = 0
+
+    async def one(workflow_id: str) -> None:
+        nonlocal written
+        async with gate:
+            runs = await sources.chain(client, workflow_id)
+        for number, history in enumerate(runs, start=1):
+            text = await sources.saved_json(history, None)
+            await asyncio.to_thread((out_dir / file_name(workflow_id, number)).write_text, text)
+            written += 1
+        if advance is not None:
+            advance()
+
+    await asyncio.gather(*(one(w) for w in sorted(workflow_ids)))
+    return written
