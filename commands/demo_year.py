@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
 
 from commands.base import CommandContext, CommandError, engine_for
+
+RESULT_FILE = "result.json"
 
 
 async def year(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +42,18 @@ async def year(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> di
         raise CommandError("demo year: clients 1..5000, complaints 0..5000", "invalid")
     out_dir = Path(str(body.get("out_dir") or ".data/demo-year"))
     url = year_database_url(engine_for(ctx).url.render_as_string(hide_password=False))
-    await asyncio.to_thread(recreate, url)
+    try:
+        await asyncio.to_thread(recreate, url)
+    except OperationalError as exc:
+        where = make_url(url).set(database=None).render_as_string(hide_password=True)
+        raise CommandError(
+            f"demo year: cannot reach PostgreSQL at {where} (start the stack with `make run`, "
+            f"or set DATABASE_URL): {str(exc.orig).splitlines()[0]}",
+            "unavailable",
+        ) from None
+    # A new year replaces the last one whole: no stale history file may mix with it.
+    for owned in ("histories", "report"):
+        await asyncio.to_thread(shutil.rmtree, out_dir / owned, True)
     engine = make_engine(url)
     try:
         result = await simulate_year(
@@ -48,9 +64,12 @@ async def year(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> di
         )
     finally:
         engine.dispose()
-    return {
+    summary = {
         **result.as_json(),
+        "size": {"clients": size.clients, "complaints": size.complaints, "seed": seed},
         "database_url": make_url(url).render_as_string(hide_password=True),
         "histories_dir": str(out_dir / "histories"),
         "report": str(files.html),
     }
+    (out_dir / RESULT_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary

@@ -1,18 +1,21 @@
 """`make run`: the whole stack on this machine, with demo data, until Ctrl-C.
 
 Temporal dev server (state and UI), embedded PostgreSQL (unless DATABASE_URL is set), schema
-migrations, codec server, worker, demo data; everything persists under .data/ and is reused.
+migrations, codec server, worker, demo data; then, in the background, a simulated year for the
+report. Everything persists under .data/ and is reused.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
 import sys
 import time
 
+from commands.demo_year import RESULT_FILE
 from infra.binaries import MissingBinaryError, temporal_cli
 from infra.database import DEV_PG_PORT, database_url
 from infra.embedded_pg import EmbeddedPostgres, PostgresStartError
@@ -81,6 +84,46 @@ def _print_where_to_look(ports: dict[str, int], settings: Settings, db_url: str)
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+YEAR_DIR = DATA_DIR / "demo-year"
+YEAR_SIZES = {False: {"clients": 300, "complaints": 300}, True: {"clients": 24, "complaints": 24}}
+
+
+def _year_report() -> tuple[str, dict[str, int]] | None:
+    """The report of the simulated year already built with these sizes, if any."""
+    try:
+        done = json.loads((YEAR_DIR / RESULT_FILE).read_text(encoding="utf-8"))
+        return str(done["report"]), done["size"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _start_demo_year(supervisor: Supervisor, env: dict[str, str], *, small: bool) -> str:
+    """The simulated year runs beside the stack (a few minutes); built once, then reused."""
+    size = YEAR_SIZES[small]
+    built = _year_report()
+    if built is not None and {k: built[1].get(k) for k in size} == size:
+        return f"  Year report      {built[0]}  (simulated year; `starter.py demo year` redoes it)"
+    body = {**size, "out_dir": str(YEAR_DIR)}
+    argv = [sys.executable, str(ROOT / "starter.py"), "demo", "year", "--json", json.dumps(body)]
+    supervisor.start_job("demo-year", argv, env)
+    return (
+        f"  Year report      simulating a year of {size['clients']} clients and "
+        f"{size['complaints']} complaints in the background (a few minutes; log in "
+        f"{DATA_DIR / 'logs' / 'demo-year.log'}); its path is printed here when it is ready"
+    )
+
+
+def _demo_year_finished(code: int) -> str:
+    built = _year_report() if code == 0 else None
+    if built is None:
+        return f"  Year report      the simulation failed (exit {code}); see {DATA_DIR / 'logs'}"
+    return (
+        f"  Year report      ready: {built[0]}\n"
+        f"                   its read models are in the *_demo_year database, its histories in "
+        f"{YEAR_DIR / 'histories'} (auditor.py replay --history-dir ...)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,9 +204,13 @@ def run(args: argparse.Namespace) -> int:
             load_demo_sync(settings, small=args.small_demo)
 
         _print_where_to_look(ports, settings, db_url)
+        if not (args.no_demo or args.no_year):
+            print(_start_demo_year(supervisor, env, small=args.small_demo), flush=True)
         if args.exit_after_start:
             return 0
         while not stopping:
+            for _name, code in supervisor.finished_jobs():
+                print(_demo_year_finished(code), flush=True)
             dead = supervisor.failed()
             if dead:
                 print(f"error: {', '.join(dead)} stopped; see {DATA_DIR / 'logs'}", file=sys.stderr)
@@ -184,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--no-demo", action="store_true", help="start without loading demo data")
     parser.add_argument("--small-demo", action="store_true", help="a handful of demo records")
+    parser.add_argument(
+        "--no-year", action="store_true", help="skip the simulated year behind the report"
+    )
     parser.add_argument(
         "--external-temporal",
         action="store_true",

@@ -43,6 +43,9 @@ class Supervisor:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.jobs: set[str] = set()
+        """Children that are meant to finish: their ending is news, not a failure."""
+        self._reported: set[str] = set()
 
     def start(
         self, name: str, argv: Sequence[str], env: dict[str, str] | None = None
@@ -59,8 +62,29 @@ class Supervisor:
         self.children.append((name, proc))
         return proc
 
+    def start_job(
+        self, name: str, argv: Sequence[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        self.jobs.add(name)
+        return self.start(name, argv, env)
+
     def failed(self) -> list[str]:
-        return [name for name, proc in self.children if proc.poll() is not None]
+        """Services that stopped (they never should); jobs are asked separately."""
+        return [
+            name
+            for name, proc in self.children
+            if name not in self.jobs and proc.poll() is not None
+        ]
+
+    def finished_jobs(self) -> list[tuple[str, int]]:
+        """Jobs that have ended since the last call, with their exit status."""
+        done = [
+            (name, proc.returncode)
+            for name, proc in self.children
+            if name in self.jobs and name not in self._reported and proc.poll() is not None
+        ]
+        self._reported |= {name for name, _ in done}
+        return done
 
     def stop_all(self, timeout: float = 20.0) -> None:
         for _name, proc in reversed(self.children):

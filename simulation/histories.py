@@ -14,6 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
+    DescribeWorkflowExecutionResponse,
+)
 from temporalio.client import (
     Interceptor,
     OutboundInterceptor,
@@ -48,6 +53,34 @@ class _Noting(OutboundInterceptor):
     ) -> Any:
         self._ids.add(input.start_workflow_input.id)
         return await super().start_update_with_start_workflow(input)
+
+
+async def settle(client: Any, workflow_ids: set[str], patience: float = 60.0) -> None:
+    """Waits (wall clock; the simulated clock stands still meanwhile) until no workflow has a
+    workflow task or an activity in flight, so that stopping the worker strands nothing that
+    its history already promises. Asks the raw describe call: the SDK's `describe()` also
+    decodes search attributes, which the time-skipping server returns in a form it rejects."""
+    busy = set(workflow_ids)
+    deadline = asyncio.get_running_loop().time() + patience
+    while busy:
+        described = await asyncio.gather(*(_describe(client, w) for w in sorted(busy)))
+        busy = {
+            w
+            for w, d in zip(sorted(busy), described, strict=True)
+            if d.HasField("pending_workflow_task") or d.pending_activities
+        }
+        if busy and asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"{len(busy)} workflow(s) still busy after {patience}s")
+        if busy:
+            await asyncio.sleep(0.2)
+
+
+async def _describe(client: Any, workflow_id: str) -> DescribeWorkflowExecutionResponse:
+    return await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
 
 
 def file_name(workflow_id: str, run_number: int) -> str:

@@ -38,7 +38,7 @@ from infra.progress import progress_bar
 from infra.temporal import data_converter, register_search_attributes
 from projections.crypto import FieldCipher
 from simulation.analysis import Analyst
-from simulation.histories import StartedWorkflows, export_all
+from simulation.histories import StartedWorkflows, export_all, settle
 from simulation.plan import Step, YearPlan, month_starts, plan_year
 from simulation.staff import Staff
 from workflows.kpi_report import SCHEDULE_ID as KPI_REPORT
@@ -233,13 +233,16 @@ async def simulate_year(
                     advance(max(0, days - days_done))
                 for handle in driver.started:
                     await handle.result()
-                result.staff = staff.outcomes
-                result.staff["improvement measures recorded"] = analyst.recorded
-                result.staff["improvement measures done"] = analyst.finished
-                with progress_bar("saving the year's histories", total=len(noted.ids)) as advance:
-                    result.runs_exported = await export_all(
-                        client, noted.ids, out_dir / "histories", advance
-                    )
+                await settle(client, noted.ids)
+        # Only once the worker has stopped: a workflow task still in flight would otherwise
+        # finish, and its activities write rows, after its history was saved.
+        result.staff = staff.outcomes
+        result.staff["improvement measures recorded"] = analyst.recorded
+        result.staff["improvement measures done"] = analyst.finished
+        with progress_bar("saving the year's histories", total=len(noted.ids)) as advance:
+            result.runs_exported = await export_all(
+                client, noted.ids, out_dir / "histories", advance
+            )
     finally:
         await env.shutdown()
     result.wall_seconds = time.monotonic() - began

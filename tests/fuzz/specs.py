@@ -103,6 +103,9 @@ COMMANDS = [
     Spec("report", "kpi", {"period": "2026-03"}),
     Spec("report", "schedule", {}),
     Spec("demo", "load", {"clients": 2, "complaints": 1, "seed": 7}),
+    # Fuzzed with refusable sizes only (see test_commands): a valid one runs a simulated year,
+    # which tests/simulation/ does end to end.
+    Spec("demo", "year", {"clients": 0, "complaints": 1}),
 ]
 
 # Straight to the workflows, past the commands' own checks: what another service calling the

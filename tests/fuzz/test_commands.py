@@ -36,11 +36,28 @@ DEMO_COUNTS = st.one_of(
 DEMO_BODIES = st.fixed_dictionaries(
     {"clients": DEMO_COUNTS, "complaints": DEMO_COUNTS}, optional={"seed": JSON}
 )
+# `demo year` always with a client count it must refuse, before it touches any database.
+YEAR_BODIES = st.fixed_dictionaries(
+    {
+        "clients": st.one_of(
+            st.integers(max_value=0),
+            st.integers(min_value=5_001),
+            st.sampled_from([float("inf"), float("-inf"), float("nan")]),
+            st.text(max_size=8).filter(lambda t: not t.strip().lstrip("+-").isdigit()),
+            st.none(),
+            st.lists(JSON, max_size=2),
+        ),
+        "complaints": DEMO_COUNTS,
+    },
+    optional={"seed": JSON, "out_dir": st.just("/nonexistent/never-written")},
+)
 
 
 def body_strategy(spec: Spec) -> st.SearchStrategy[dict[str, Any]]:
     if (spec.noun, spec.verb) == ("demo", "load"):
         return DEMO_BODIES
+    if (spec.noun, spec.verb) == ("demo", "year"):
+        return YEAR_BODIES
     return (
         bodies(spec.body)
         if spec.body

@@ -62,6 +62,24 @@ def _wait_ready(proc: subprocess.Popen[str], timeout: float = 180) -> str:
     pytest.fail("the stack did not report ready:\n" + "".join(seen))
 
 
+def _wait_for_line(proc: subprocess.Popen[str], prefix: str, timeout: float) -> str:
+    """The rest of the first output line containing `prefix`."""
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen.append(line)
+        if prefix in line:
+            return line.split(prefix, 1)[1].strip()
+        if "simulation failed" in line:
+            break
+    proc.kill()
+    pytest.fail(f"no {prefix!r} line:\n" + "".join(seen))
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "data"
@@ -95,6 +113,10 @@ def test_stack_starts_with_demo_data_stops_cleanly_and_reuses_its_data(data_dir:
     assert (data_dir / "temporal.db").exists() and (data_dir / "postgres" / "PG_VERSION").exists()
     clients, tiers, stages = _counts(env)
     assert clients > 0 and tiers == 4 and stages >= 4, (clients, tiers, stages)
+    # The simulated year behind the report follows in the background and says when it is done.
+    report = _wait_for_line(proc, "Year report      ready: ", 300)
+    assert Path(report).is_file() and report.endswith(".html")
+    assert (data_dir / "demo-year" / "histories").is_dir()
     _stop(proc)
 
     again = _start(env, "--no-demo")

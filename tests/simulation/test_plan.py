@@ -1,0 +1,86 @@
+"""The year's script: reproducible, ordered, inside the year, consistent with itself."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from simulation.plan import Step, YearPlan, plan_year
+
+ZONE = ZoneInfo("Asia/Shanghai")
+START = datetime(2026, 12, 1, tzinfo=ZONE)
+
+
+@pytest.fixture(scope="module")
+def plan() -> YearPlan:
+    return plan_year(START, ZONE, clients=300, complaints=300, seed=7)
+
+
+def by_target(plan: YearPlan, noun: str) -> dict[str, list[Step]]:
+    out: dict[str, list[Step]] = defaultdict(list)
+    for s in plan.sorted_steps():
+        if s.noun == noun:
+            key = "complaint_id" if noun == "complaint" else "client_id"
+            out[s.target or s.body[key]].append(s)
+    return out
+
+
+def test_the_same_seed_gives_the_same_year_and_another_seed_another(plan: YearPlan) -> None:
+    again = plan_year(START, ZONE, clients=300, complaints=300, seed=7)
+    other = plan_year(START, ZONE, clients=300, complaints=300, seed=8)
+    assert again.sorted_steps() == plan.sorted_steps()
+    assert other.sorted_steps() != plan.sorted_steps()
+
+
+def test_the_year_is_twelve_calendar_months_after_an_opening_month(plan: YearPlan) -> None:
+    assert plan.year_start == datetime(2027, 1, 1, tzinfo=ZONE)
+    assert plan.end == datetime(2028, 1, 1, tzinfo=ZONE)
+    assert all(START <= s.at < plan.end for s in plan.steps)
+    # Four in five clients are the opening book, onboarded in the first fortnight.
+    opening = [at for at in plan.onboarded.values() if at < plan.year_start]
+    assert len(opening) == 240
+    assert max(opening) < START + timedelta(days=14)
+
+
+def test_complaints_arrive_all_year_busier_on_weekdays_and_office_hours(plan: YearPlan) -> None:
+    opened = [s.at.astimezone(ZONE) for s in plan.steps if s.verb == "open"]
+    assert len(opened) == 300
+    assert all(plan.year_start <= at < plan.end for at in opened)
+    assert len({at.month for at in opened}) == 12
+    weekdays = Counter(at.weekday() for at in opened)
+    assert weekdays[0] > 2 * weekdays[6]  # Mondays weigh 1.4, Sundays 0.4
+    office = sum(1 for at in opened if 8 <= at.hour < 18)
+    assert office > len(opened) * 0.6
+
+
+def test_each_complaint_runs_its_stages_in_order(plan: YearPlan) -> None:
+    for complaint_id, steps in by_target(plan, "complaint").items():
+        verbs = [s.verb for s in steps]
+        assert verbs[0] == "open", complaint_id
+        assert verbs[1:2] in (["assess"], []), complaint_id
+        assert [s.at for s in steps] == sorted(s.at for s in steps)
+        if "withdraw" in verbs:
+            assert verbs[-1] == "withdraw" and "resolve" not in verbs
+        # A follow-up under 4 reopens; the next investigation comes after it.
+        for a, b in itertools.pairwise(steps):
+            if a.verb == "follow-up" and a.body["satisfaction"] < 4:
+                assert b.verb == "investigate", complaint_id
+
+
+def test_complaints_name_clients_already_onboarded(plan: YearPlan) -> None:
+    for s in plan.steps:
+        if s.verb == "open":
+            assert plan.onboarded[s.body["client_id"]] < s.at - timedelta(days=1)
+
+
+def test_client_figures_move_only_while_the_client_is_served(plan: YearPlan) -> None:
+    for client_id, steps in by_target(plan, "client").items():
+        verbs = [s.verb for s in steps]
+        assert verbs[0] == "onboard", client_id
+        if "offboard" in verbs:
+            assert verbs[-1] == "offboard", client_id
+        assert verbs.count("update") >= 1 or steps[0].at > plan.end - timedelta(days=40)
