@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from commands.base import CommandContext, CommandError
+from commands.base import CommandContext, CommandError, request_id_arg
 from commands.catalog import NOUNS, needs_temporal
 
 EXIT_REJECTED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
@@ -51,6 +51,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--json", help="the command's body as a JSON object")
     source.add_argument("--file", help="a file holding the body as a JSON object")
+    parser.add_argument(
+        "--request-id",
+        help="your key for this request: sent again with the same key, a command is not "
+        "applied twice but answers as the first time (client and complaint updates)",
+    )
     return parser.parse_args(argv)
 
 
@@ -77,6 +82,7 @@ async def run(argv: list[str]) -> int:
         )
     try:
         body = _body(args)
+        request_id = request_id_arg(args.request_id)
         settings = Settings()
         policy = policy_from_settings(settings)
         client = None
@@ -93,7 +99,12 @@ async def run(argv: list[str]) -> int:
                         "unavailable",
                     ),
                 )
-        ctx = CommandContext(client=client, policy=policy, task_queue=settings.temporal_task_queue)  # type: ignore[arg-type]
+        ctx = CommandContext(
+            client=client,  # type: ignore[arg-type]
+            policy=policy,
+            task_queue=settings.temporal_task_queue,
+            request_id=request_id,
+        )
         result = await verbs[args.verb](ctx, args.id, body)
     except CommandError as exc:
         return _fail(EXIT_USAGE if exc.code == "usage" else EXIT_REJECTED, exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -36,6 +37,26 @@ class CommandContext:
     task_queue: str = "client-care"
     engine: Engine | None = field(default=None, compare=False)
     """The read-model database, for commands that read projections (reports, measures)."""
+    request_id: str | None = None
+    """The caller's key for this request (`--request-id`): a command sent again with the same
+    key is not applied again, it gets the first one's answer (Temporal deduplicates an update by
+    its id within a workflow run)."""
+
+    def update_id(self, verb: str) -> str | None:
+        """The update id a request key gives one verb; None lets Temporal pick a fresh one."""
+        return f"{verb}:{self.request_id}" if self.request_id else None
+
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def request_id_arg(value: str | None) -> str | None:
+    if value is not None and not REQUEST_ID.match(value):
+        raise CommandError(
+            "--request-id is 1-64 letters, digits and ._:- (starting with a letter or digit)",
+            "usage",
+        )
+    return value
 
 
 def engine_for(ctx: CommandContext) -> Engine:

@@ -131,7 +131,7 @@ def _update_command(verb: str, update: Any, model: type[BaseModel]) -> Command:
         handle = ctx.client.get_workflow_handle(workflow_id_for(cid))
         result = await guarded(
             f"client {verb}: no client {cid} is being served (unknown or offboarded)",
-            lambda: handle.execute_update(update, arg),
+            lambda: handle.execute_update(update, arg, id=ctx.update_id(verb)),
         )
         return dict(result.model_dump(mode="json"))
 

@@ -59,7 +59,8 @@ def answer(state: Complaint, **extra: Any) -> dict[str, Any]:
 def unanswered(complaint_id: str) -> CommandError:
     return CommandError(
         f"complaint {complaint_id} did not answer within {ANSWER_WITHIN.seconds}s (is a worker "
-        f"running?); the command may still take effect: check with `complaint show`",
+        f"running?); the command may still take effect: check with `complaint show`, or send "
+        f"it again with the same --request-id, which cannot apply it twice",
         code="unavailable",
     )
 

@@ -44,7 +44,11 @@ async def _update(
     handle: WorkflowHandle[Any, Any] = ctx.client.get_workflow_handle(complaint_workflow_id(cid))
     try:
         state: Complaint = await handle.execute_update(
-            update, cmd, result_type=Complaint, rpc_timeout=replies.ANSWER_WITHIN
+            update,
+            cmd,
+            id=ctx.update_id(update.__name__),
+            result_type=Complaint,
+            rpc_timeout=replies.ANSWER_WITHIN,
         )
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise replies.unanswered(cid) from None
