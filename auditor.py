@@ -11,8 +11,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,20 +82,6 @@ def _print(args: argparse.Namespace, report: Any, text: Callable[[], str]) -> No
         print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     else:
         print(text())
-
-
-@contextmanager
-def _progress(total: int | None, label: str) -> Iterator[Callable[[object], None] | None]:
-    """A progress bar on a terminal; nothing when output is piped or logged."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda _run: bar.advance(task)
 
 
 class _Context:
@@ -221,7 +206,10 @@ async def _rebuild(args: argparse.Namespace, ctx: _Context) -> int:
     source = await _histories(args, ctx)
     target = "live tables" if args.into_live else f"schema {args.schema}"
     _record_rebuild(args, ctx, f"rebuild-projections into {target}")
-    with _progress(source.total, "rebuilding") as on_run:
+    from infra.progress import per_item, progress_bar
+
+    with progress_bar("rebuilding", source.total, summary=False, transient=True) as advance:
+        on_run = per_item(advance)
         stats = await rebuild(
             source, ctx.engine, FieldCipher(ctx.keyring), schema=args.schema, on_run=on_run
         )
@@ -249,7 +237,10 @@ async def _verify(args: argparse.Namespace, ctx: _Context) -> int:
 
     source = await _histories(args, ctx)
     _record_rebuild(args, ctx, "verify-projections")
-    with _progress(source.total, "verifying") as on_run:
+    from infra.progress import per_item, progress_bar
+
+    with progress_bar("verifying", source.total, summary=False, transient=True) as advance:
+        on_run = per_item(advance)
         report = await verify(
             source,
             ctx.engine,

@@ -1,4 +1,5 @@
-"""Progress for long-running commands: a rich bar on a terminal, one summary line otherwise."""
+"""Progress for long-running commands: a rich bar on stderr when it is a terminal; otherwise
+one summary line, or nothing (`summary=False`), so pipes, logs and CI stay quiet."""
 
 from __future__ import annotations
 
@@ -6,23 +7,33 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
+class Advance(Protocol):
+    def __call__(self, n: int = 1, description: str | None = None) -> None: ...
+
+
 @contextmanager
-def progress_bar(title: str, total: int | None) -> Iterator[Callable[..., None]]:
-    """Yields `advance(n=1)`. Writes to stderr so stdout stays machine-readable JSON."""
+def progress_bar(
+    title: str, total: int | None, *, summary: bool = True, transient: bool = False
+) -> Iterator[Advance]:
+    """Yields `advance(n=1, description=None)`; a description replaces the bar's title.
+    Writes to stderr so stdout stays machine-readable JSON."""
     started = time.monotonic()
     done = 0
     if not sys.stderr.isatty():
 
-        def count(n: int = 1) -> None:
+        def count(n: int = 1, description: str | None = None) -> None:
             nonlocal done
             done += n
 
         yield count
-        print(f"{title}: {done} in {time.monotonic() - started:.1f}s", file=sys.stderr)
+        if summary:
+            print(f"{title}: {done} in {time.monotonic() - started:.1f}s", file=sys.stderr)
         return
     columns = (
         TextColumn("{task.description}"),
@@ -30,6 +41,15 @@ def progress_bar(title: str, total: int | None) -> Iterator[Callable[..., None]]
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, transient=False) as bar:
+    with Progress(*columns, console=Console(stderr=True), transient=transient) as bar:
         task = bar.add_task(title, total=total)
-        yield lambda n=1: bar.advance(task, n)
+
+        def advance(n: int = 1, description: str | None = None) -> None:
+            bar.update(task, advance=n, **({"description": description} if description else {}))
+
+        yield advance
+
+
+def per_item(advance: Advance) -> Callable[[object], None]:
+    """`advance` as a callback that takes the finished item (and ignores it)."""
+    return lambda _item: advance()

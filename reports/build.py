@@ -8,19 +8,17 @@ The appraisal shown is the quantitative part: the qualitative ratings live in th
 from __future__ import annotations
 
 import csv
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
 from domain.kpi_period import ReportingPeriod
 from domain.kpi_scorecard import scorecards
 from domain.policy import Policy
+from infra.progress import progress_bar
 from projections.tables import improvement_measures, tier_changes
 from reports.charts import build_charts
 from reports.datasets import Dataset, ReportInputs, build_datasets, trend_months
@@ -32,33 +30,6 @@ from reports.queries import load_callbacks, load_complaints, load_facts, previou
 class ReportFiles:
     html: Path
     csv: list[Path]
-
-
-class Progress(Protocol):
-    def step(self, description: str) -> None: ...
-
-
-class _Silent:
-    def step(self, description: str) -> None:
-        pass
-
-
-@contextmanager
-def terminal_progress(total: int) -> Iterator[Progress]:
-    """A rich progress bar on an interactive terminal; nothing at all in pipes, logs and CI."""
-    if not sys.stderr.isatty():
-        yield _Silent()
-        return
-    from rich.progress import Progress as RichProgress
-
-    with RichProgress(transient=True) as bar:
-        task = bar.add_task("report", total=total)
-
-        class _Bar:
-            def step(self, description: str) -> None:
-                bar.update(task, advance=1, description=description)
-
-        yield _Bar()
 
 
 def _staff_records(conn: Connection, period: ReportingPeriod) -> tuple[list[Any], list[Any]]:
@@ -123,12 +94,12 @@ def build_report(
     inputs = load_inputs(engine, period, policy, now or datetime.now(UTC))
     data = build_datasets(inputs)
     thunks = build_charts(data, policy)
-    with terminal_progress(len(thunks) + 2) as progress:
-        progress.step("read projections")
+    with progress_bar("report", len(thunks) + 2, summary=False, transient=True) as advance:
+        advance(description="read projections")
         charts = []
         for draw in thunks:
             charts.append(draw())
-            progress.step(f"chart {charts[-1].name}")
+            advance(description=f"chart {charts[-1].name}")
         csv_paths = [write_csv(ds, out_dir) for ds in data.values()]
         firm = inputs.cards[0]
         html_path = out_dir / f"report-{period.label}.html"
@@ -144,5 +115,5 @@ def build_report(
             ),
             encoding="utf-8",
         )
-        progress.step("written")
+        advance(description="written")
     return ReportFiles(html=html_path, csv=csv_paths)

@@ -24,9 +24,6 @@ from sqlalchemy import Engine, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
-    Interceptor,
-    OutboundInterceptor,
-    StartWorkflowInput,
     WorkflowExecutionStatus,
     WorkflowHandle,
 )
@@ -47,6 +44,7 @@ from infra.keys import KeyRing, new_key_entry
 from infra.temporal import data_converter
 from projections.crypto import FieldCipher
 from projections.tables import clients, notifications
+from simulation.histories import StartedWorkflows
 from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_matter import ComplaintMatterWorkflow
 
@@ -80,27 +78,6 @@ async def complaint_worker(
             yield queue
 
 
-class _StartedWorkflows(Interceptor):
-    """Remembers the id of every workflow the client starts."""
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-
-    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
-        return _RecordStarts(next, self.ids)
-
-
-class _RecordStarts(OutboundInterceptor):
-    def __init__(self, next: OutboundInterceptor, ids: list[str]) -> None:
-        super().__init__(next)
-        self._ids = ids
-
-    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
-        handle = await super().start_workflow(input)
-        self._ids.append(input.id)
-        return handle
-
-
 @asynccontextmanager
 async def complaint_context(
     client: Client, engine: Engine, keyring: KeyRing, policy: Policy
@@ -111,7 +88,7 @@ async def complaint_context(
     server is shared by the session, and a complaint left running without its worker would hold
     up time skipping for later tests the moment one of its timers fires.
     """
-    started = _StartedWorkflows()
+    started = StartedWorkflows()
     config = client.config()
     config["interceptors"] = [*config["interceptors"], started]
     client = Client(**config)
@@ -119,7 +96,7 @@ async def complaint_context(
         async with complaint_worker(client, engine, keyring) as queue:
             yield CommandContext(client=client, policy=policy, task_queue=queue)
     finally:
-        for workflow_id in dict.fromkeys(started.ids):
+        for workflow_id in sorted(started.ids):
             with contextlib.suppress(RPCError):  # already ended
                 await client.get_workflow_handle(workflow_id).terminate("test finished")
 
