@@ -248,18 +248,22 @@ def load_demo_sync(settings: Any, *, small: bool = False) -> dict[str, int]:
     return asyncio.run(go())
 
 
-async def load(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    """`starter.py demo load [--json '{"clients": 240, "complaints": 200, "seed": 2026}']`."""
+def sizes(body: dict[str, Any], default: DemoSize, most: int, what: str) -> tuple[DemoSize, int]:
+    """(size, seed) from a demo command's body, or a refusal saying what is allowed."""
     try:
         size = DemoSize(
-            clients=int(body.get("clients", FULL.clients)),
-            complaints=int(body.get("complaints", FULL.complaints)),
+            clients=int(body.get("clients", default.clients)),
+            complaints=int(body.get("complaints", default.complaints)),
         )
         seed = int(body.get("seed", 2026))
     except (TypeError, ValueError, OverflowError) as err:
-        raise CommandError(
-            f"demo load: counts and seed must be integers ({err})", "invalid"
-        ) from None
-    if not (1 <= size.clients <= 100_000 and 0 <= size.complaints <= 100_000):
-        raise CommandError("demo load: clients 1..100000, complaints 0..100000", "invalid")
+        raise CommandError(f"{what}: counts and seed must be integers ({err})", "invalid") from None
+    if not (1 <= size.clients <= most and 0 <= size.complaints <= most):
+        raise CommandError(f"{what}: clients 1..{most}, complaints 0..{most}", "invalid")
+    return size, seed
+
+
+async def load(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    """`starter.py demo load [--json '{"clients": 240, "complaints": 200, "seed": 2026}']`."""
+    size, seed = sizes(body, FULL, 100_000, "demo load")
     return await load_demo(ctx, size, seed)

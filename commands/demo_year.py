@@ -12,6 +12,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from commands.base import CommandContext, CommandError, engine_for
+from commands.demo import sizes
 
 RESULT_FILE = "result.json"
 
@@ -26,20 +27,9 @@ async def year(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> di
     from infra.settings import get_settings
     from reports.build import build_report
     from simulation.database import recreate, year_database_url
-    from simulation.year import YearSize, simulate_year
+    from simulation.year import YEAR_SIZE, simulate_year
 
-    try:
-        size = YearSize(
-            clients=int(body.get("clients", YearSize.clients)),
-            complaints=int(body.get("complaints", YearSize.complaints)),
-        )
-        seed = int(body.get("seed", 2026))
-    except (TypeError, ValueError, OverflowError) as err:
-        raise CommandError(
-            f"demo year: counts and seed must be integers ({err})", "invalid"
-        ) from None
-    if not (1 <= size.clients <= 5_000 and 0 <= size.complaints <= 5_000):
-        raise CommandError("demo year: clients 1..5000, complaints 0..5000", "invalid")
+    size, seed = sizes(body, YEAR_SIZE, 5_000, "demo year")
     out_dir = Path(str(body.get("out_dir") or ".data/demo-year"))
     url = year_database_url(engine_for(ctx).url.render_as_string(hide_password=False))
     try:

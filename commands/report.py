@@ -1,7 +1,7 @@
 """Report commands: build the periodic report, compute a period's KPI snapshots, keep the
 monthly `kpi-report` schedule.
 
-    report build    {"period": "2026-03"} or {"period_start", "period_end"}, "out_dir"
+    report build    {"period": "2026-03"} or {"period_start", "period_end"}, "out_dir", "as_of"
     report kpi      {"period": ...} or {"period_start", "period_end"}, optional "qualitative"
     report schedule {}
 
@@ -82,9 +82,15 @@ async def build(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> d
 
     from reports.build import build_report
 
-    _, period = kpi_input({k: v for k, v in body.items() if k != "out_dir"}, ctx.policy)
+    _, period = kpi_input(
+        {k: v for k, v in body.items() if k not in ("out_dir", "as_of")}, ctx.policy
+    )
+    # Open items are judged as of now, or as of `as_of` (e.g. the end of a simulated year).
+    as_of = _instant(body["as_of"], "as_of", ctx.policy, end=False) if body.get("as_of") else None
     out_dir = Path(body.get("out_dir") or f"reports-{period.label}")
-    files = await asyncio.to_thread(build_report, engine_for(ctx), period, out_dir, ctx.policy)
+    files = await asyncio.to_thread(
+        build_report, engine_for(ctx), period, out_dir, ctx.policy, as_of
+    )
     return {"period": period.label, "html": str(files.html), "csv": [str(p) for p in files.csv]}
 
 

@@ -29,6 +29,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.deps import ActivityDeps
 from commands import clients, complaints
 from commands.base import CommandContext, CommandError
+from commands.demo import DemoSize
 from domain.kpi_period import ReportingPeriod
 from domain.periods import add_months
 from domain.policy import Policy
@@ -57,10 +58,7 @@ MORNING = timedelta(hours=9, minutes=30)
 STUCK_AFTER = timedelta(seconds=90)
 
 
-@dataclass(frozen=True)
-class YearSize:
-    clients: int = 300
-    complaints: int = 300
+YEAR_SIZE = DemoSize(clients=300, complaints=300)
 
 
 @dataclass
@@ -128,24 +126,25 @@ class YearDriver:
         except CommandError as err:
             self._result.refused[f"{step.noun} {step.verb} ({err.code})"] += 1
 
-    async def kpi_run(self, at: datetime) -> None:
+    async def scheduled(self, run: Any, inp: Any, schedule_id: str, at: datetime) -> None:
+        """What a schedule would start at `at`, under the id it would give it."""
         self.started.append(
             await self._ctx.client.start_workflow(
-                KpiReportWorkflow.run,
-                KpiReportInput(policy=self._ctx.policy),
-                id=f"{KPI_REPORT}-{at:%Y-%m-%dT%H:%M:%SZ}",
+                run,
+                inp,
+                id=f"{schedule_id}-{at:%Y-%m-%dT%H:%M:%SZ}",
                 task_queue=self._ctx.task_queue,
             )
         )
 
+    async def kpi_run(self, at: datetime) -> None:
+        await self.scheduled(
+            KpiReportWorkflow.run, KpiReportInput(policy=self._ctx.policy), KPI_REPORT, at
+        )
+
     async def tier_review(self, at: datetime) -> None:
-        self.started.append(
-            await self._ctx.client.start_workflow(
-                TierReviewWorkflow.run,
-                TierReviewInput(policy=self._ctx.policy),
-                id=f"{TIER_REVIEW}-{at:%Y-%m-%dT%H:%M:%SZ}",
-                task_queue=self._ctx.task_queue,
-            )
+        await self.scheduled(
+            TierReviewWorkflow.run, TierReviewInput(policy=self._ctx.policy), TIER_REVIEW, at
         )
 
 
@@ -190,7 +189,7 @@ async def simulate_year(
     keyring: KeyRing,
     policy: Policy,
     out_dir: Path,
-    size: YearSize = YearSize(),
+    size: DemoSize = YEAR_SIZE,
     seed: int = 2026,
 ) -> YearResult:
     """Runs the year into `engine`'s database and writes its histories to `out_dir/histories`."""

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -44,7 +44,11 @@ def _start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_ready(proc: subprocess.Popen[str], timeout: float = 180) -> str:
+def _read_until(
+    proc: subprocess.Popen[str], found: Callable[[str], bool], timeout: float
+) -> list[str]:
+    """Output lines up to and including the first one `found` accepts; fails the test if the
+    stack stops first, reports the year simulation failed, or `timeout` passes."""
     assert proc.stdout is not None
     seen: list[str] = []
     deadline = time.monotonic() + timeout
@@ -53,31 +57,27 @@ def _wait_ready(proc: subprocess.Popen[str], timeout: float = 180) -> str:
         if not line and proc.poll() is not None:
             break
         seen.append(line)
-        if READY in line:
-            # the addresses follow the ready line, up to the blank line that ends the block
-            while (line := proc.stdout.readline()).strip():
-                seen.append(line)
-            return "".join(seen)
+        if found(line):
+            return seen
+        if "simulation failed" in line:
+            break
     proc.kill()
-    pytest.fail("the stack did not report ready:\n" + "".join(seen))
+    pytest.fail("the stack did not say what was expected:\n" + "".join(seen))
+
+
+def _wait_ready(proc: subprocess.Popen[str], timeout: float = 180) -> str:
+    seen = _read_until(proc, lambda line: READY in line, timeout)
+    assert proc.stdout is not None
+    # the addresses follow the ready line, up to the blank line that ends the block
+    while (line := proc.stdout.readline()).strip():
+        seen.append(line)
+    return "".join(seen)
 
 
 def _wait_for_line(proc: subprocess.Popen[str], prefix: str, timeout: float) -> str:
     """The rest of the first output line containing `prefix`."""
-    assert proc.stdout is not None
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        seen.append(line)
-        if prefix in line:
-            return line.split(prefix, 1)[1].strip()
-        if "simulation failed" in line:
-            break
-    proc.kill()
-    pytest.fail(f"no {prefix!r} line:\n" + "".join(seen))
+    last = _read_until(proc, lambda line: prefix in line, timeout)[-1]
+    return last.split(prefix, 1)[1].strip()
 
 
 @pytest.fixture

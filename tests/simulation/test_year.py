@@ -15,14 +15,16 @@ from sqlalchemy import Engine, func, select
 
 import auditor
 from commands.base import CommandContext, CommandError
+from commands.demo import DemoSize
 from commands.demo_year import year
+from commands.report import build as report_build
 from domain.policy import Policy
 from infra.database import make_engine
 from infra.keys import KeyRing
 from projections.tables import complaints, improvement_measures, kpi_snapshots, service_tasks
 from reports.build import ReportFiles, build_report
 from simulation.database import recreate, year_database_url
-from simulation.year import YearResult, YearSize, simulate_year
+from simulation.year import YearResult, simulate_year
 from tests.auditor.rig import ring_text
 
 
@@ -43,7 +45,7 @@ async def simulated(
     recreate(url)
     engine = make_engine(url)
     out = tmp_path_factory.mktemp("year")
-    result = await simulate_year(engine, keyring, Policy(), out, YearSize(20, 24), seed=11)
+    result = await simulate_year(engine, keyring, Policy(), out, DemoSize(20, 24), seed=11)
     report = build_report(engine, result.period, out / "report", Policy(), result.period.end)
     yield Year(result, engine, url, out, report)
     engine.dispose()
@@ -139,3 +141,16 @@ async def test_demo_year_refuses_bad_sizes_before_touching_anything() -> None:
         with pytest.raises(CommandError) as err:
             await year(ctx, None, body)
         assert err.value.code == "invalid"
+
+
+async def test_report_build_as_of_the_years_end_gives_the_simulations_report(
+    simulated: Year, tmp_path: Path
+) -> None:
+    ctx = CommandContext(client=None, policy=Policy(), engine=simulated.engine)  # type: ignore[arg-type]
+    period = simulated.result.period
+    body = {"period": period.label, "as_of": period.end.isoformat(), "out_dir": str(tmp_path)}
+    out = await report_build(ctx, None, body)
+    for name in ("kpi_summary", "satisfaction_trend", "callbacks_by_advisor"):
+        ours = (simulated.report.html.parent / f"{name}.csv").read_text()
+        assert (tmp_path / f"{name}.csv").read_text() == ours, name
+    assert Path(out["html"]).name == simulated.report.html.name
