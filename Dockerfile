@@ -11,6 +11,7 @@ COPY commands ./commands
 COPY infra ./infra
 COPY audit ./audit
 COPY reports ./reports
+COPY simulation ./simulation
 COPY migrations ./migrations
 COPY config ./config
 COPY alembic.ini worker.py starter.py auditor.py ./

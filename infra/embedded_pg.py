@@ -94,6 +94,24 @@ class EmbeddedPostgres:
         ids = _run_as()
         return {} if ids is None else {"user": ids[0], "group": ids[1]}
 
+    def _initdb(self, kwargs: dict[str, object]) -> None:
+        argv = [
+            str(POSTGRES_BIN_PATH / "initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        ]
+        done = subprocess.run(argv, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+        if done.returncode != 0:
+            said = (done.stderr or done.stdout).strip().splitlines()[-5:]
+            raise PostgresStartError(
+                f"initdb {self.data_dir} failed (exit {done.returncode}): " + " | ".join(said)
+            )
+
     def start(self, timeout: float = 30.0) -> None:
         if not _port_free(self.port):
             raise PostgresStartError(
@@ -106,21 +124,7 @@ class EmbeddedPostgres:
             shutil.chown(self.data_dir, user=SERVICE_USER, group=int(kwargs["group"]))  # type: ignore[call-overload]
             self.data_dir.chmod(0o700)
         if not (self.data_dir / "PG_VERSION").exists():
-            subprocess.run(
-                [
-                    str(POSTGRES_BIN_PATH / "initdb"),
-                    "-D",
-                    str(self.data_dir),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "--encoding=UTF8",
-                    "--no-sync",
-                ],
-                check=True,
-                capture_output=True,
-                **kwargs,  # type: ignore[arg-type]
-            )
+            self._initdb(kwargs)
         log = self.log_path.open("ab")
         if kwargs:
             shutil.chown(self.log_path, user=SERVICE_USER)
