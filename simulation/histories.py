@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import (
-    DescribeWorkflowExecutionRequest,
-    DescribeWorkflowExecutionResponse,
-)
+from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
     Interceptor,
     OutboundInterceptor,
@@ -57,30 +55,53 @@ class _Noting(OutboundInterceptor):
 
 async def settle(client: Any, workflow_ids: set[str], patience: float = 60.0) -> None:
     """Waits (wall clock; the simulated clock stands still meanwhile) until no workflow has a
-    workflow task or an activity in flight, so that stopping the worker strands nothing that
-    its history already promises. Asks the raw describe call: the SDK's `describe()` also
-    decodes search attributes, which the time-skipping server returns in a form it rejects."""
+    workflow task or an activity in flight, so that stopping the worker strands nothing its
+    history already promises (an activity scheduled but never run would be in the history and
+    missing from the read models)."""
     busy = set(workflow_ids)
+    gate = asyncio.Semaphore(8)
     deadline = asyncio.get_running_loop().time() + patience
+
+    async def check(workflow_id: str) -> bool:
+        async with gate:
+            return await _in_flight(client, workflow_id)
+
     while busy:
-        described = await asyncio.gather(*(_describe(client, w) for w in sorted(busy)))
-        busy = {
-            w
-            for w, d in zip(sorted(busy), described, strict=True)
-            if d.HasField("pending_workflow_task") or d.pending_activities
-        }
+        ordered = sorted(busy)
+        flags = await asyncio.gather(*(check(w) for w in ordered))
+        busy = {w for w, flag in zip(ordered, flags, strict=True) if flag}
         if busy and asyncio.get_running_loop().time() > deadline:
             raise RuntimeError(f"{len(busy)} workflow(s) still busy after {patience}s")
         if busy:
             await asyncio.sleep(0.2)
 
 
-async def _describe(client: Any, workflow_id: str) -> DescribeWorkflowExecutionResponse:
-    return await client.workflow_service.describe_workflow_execution(
+_TASK_PENDING = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+}
+
+
+async def _in_flight(client: Any, workflow_id: str) -> bool:
+    """Asks the raw describe call (the SDK's `describe()` also decodes search attributes, which
+    the time-skipping server returns in a form it rejects), and the history's last event,
+    because that server does not report a pending workflow task in the description."""
+    described = await client.workflow_service.describe_workflow_execution(
         DescribeWorkflowExecutionRequest(
             namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
         )
     )
+    if described.pending_activities or described.HasField("pending_workflow_task"):
+        return True
+    if (
+        described.workflow_execution_info.status
+        != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    ):
+        return False
+    last = None
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        last = event.event_type
+    return last in _TASK_PENDING
 
 
 def file_name(workflow_id: str, run_number: int) -> str:

@@ -228,10 +228,11 @@ async def simulate_year(
                         if day > days_done:
                             advance(day - days_done)
                             days_done = day
+                    # Waiting for a result lets the clock run on; the last sleep comes after.
+                    for handle in driver.started:
+                        await handle.result()
                     await _sleep_until(env, plan.end + timedelta(hours=6))
                     advance(max(0, days - days_done))
-                for handle in driver.started:
-                    await handle.result()
                 await settle(client, noted.ids)
         # Only once the worker has stopped: a workflow task still in flight would otherwise
         # finish, and its activities write rows, after its history was saved.
