@@ -27,7 +27,7 @@ async def year(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> di
     from infra.settings import get_settings
     from reports.build import build_report
     from simulation.database import recreate, year_database_url
-    from simulation.year import YEAR_SIZE, simulate_year
+    from simulation.year import YEAR_SIZE, SimulationStuckError, simulate_year
 
     size, seed = sizes(body, YEAR_SIZE, 5_000, "demo year")
     out_dir = Path(str(body.get("out_dir") or ".data/demo-year"))
@@ -46,9 +46,12 @@ async def year(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> di
         await asyncio.to_thread(shutil.rmtree, out_dir / owned, True)
     engine = make_engine(url)
     try:
-        result = await simulate_year(
-            engine, load_keyring(get_settings()), ctx.policy, out_dir, size, seed
-        )
+        try:
+            result = await simulate_year(
+                engine, load_keyring(get_settings()), ctx.policy, out_dir, size, seed
+            )
+        except SimulationStuckError as exc:
+            raise CommandError(f"demo year: {exc}", "unavailable") from None
         files = await asyncio.to_thread(
             build_report, engine, result.period, out_dir / "report", ctx.policy, result.period.end
         )

@@ -100,12 +100,13 @@ class SimulationStuckError(RuntimeError):
     """A command got no answer: the simulation stops rather than report a year with a hole."""
 
 
-async def _within(action: Action, at: datetime) -> None:
+async def _within(action: Action, label: str, at: datetime) -> None:
+    """`label` names the action by ids only: never the body, which holds personal data."""
     try:
         await asyncio.wait_for(action(), STUCK_AFTER.total_seconds())
     except TimeoutError:
         raise SimulationStuckError(
-            f"no answer within {STUCK_AFTER} (wall clock) to {action} at {at.isoformat()}"
+            f"no answer within {STUCK_AFTER} (wall clock) to {label} at {at.isoformat()}"
         ) from None
 
 
@@ -148,9 +149,15 @@ class YearDriver:
         )
 
 
+def _target(step: Step) -> str:
+    if step.target is not None:
+        return step.target
+    return str(step.body.get("complaint_id" if step.noun == "complaint" else "client_id"))
+
+
 def agenda(
     plan: YearPlan, driver: YearDriver, staff: Staff, analyst: Analyst, policy: Policy
-) -> list[tuple[datetime, Action]]:
+) -> list[tuple[datetime, str, Action]]:
     """Everything the year holds, by simulated instant.
 
     Each command keeps its own instant, to the microsecond: batching them would put a command
@@ -160,8 +167,9 @@ def agenda(
     "invalid history builder state for action" and the update never completes). For the same
     reason the advisors' morning round starts at a different second each day."""
     zone = policy.zone()
-    items: list[tuple[datetime, Action]] = [
-        (max(s.at, plan.start), partial(driver.step, s)) for s in plan.sorted_steps()
+    items: list[tuple[datetime, str, Action]] = [
+        (max(s.at, plan.start), f"{s.noun} {s.verb} {_target(s)}", partial(driver.step, s))
+        for s in plan.sorted_steps()
     ]
     seconds = random.Random(len(plan.steps))
     day = plan.start
@@ -170,17 +178,17 @@ def agenda(
         if local.weekday() < 5:
             morning = datetime.combine(local.date(), datetime.min.time(), zone) + MORNING
             morning += timedelta(seconds=seconds.uniform(0, 1800))
-            items.append((morning, partial(staff.morning, morning)))
-            items.append((morning, partial(analyst.follow_up, morning)))
+            items.append((morning, "advisors' round", partial(staff.morning, morning)))
+            items.append((morning, "measures follow-up", partial(analyst.follow_up, morning)))
         day += timedelta(days=1)
     for at in month_starts(plan.start - timedelta(days=1), plan.end + timedelta(hours=4), zone, 3):
-        items.append((at, partial(driver.kpi_run, at)))
+        items.append((at, "KPI run", partial(driver.kpi_run, at)))
     for at in month_starts(plan.start, plan.end, zone, 2):
         if at.month in REVIEW_MONTHS:
-            items.append((at, partial(driver.tier_review, at)))
+            items.append((at, "tier review", partial(driver.tier_review, at)))
     for months in ANALYSIS_MONTHS:
         at = add_months(plan.year_start, months) + ANALYSIS_AT
-        items.append((at, partial(analyst.review, at)))
+        items.append((at, "complaint analysis", partial(analyst.review, at)))
     return sorted(items, key=lambda item: item[0])
 
 
@@ -221,9 +229,9 @@ async def simulate_year(
                 days_done = 0
                 days = (plan.end - plan.start).days
                 with progress_bar("simulating 13 months (days)", total=days) as advance:
-                    for at, action in agenda(plan, driver, staff, analyst, policy):
+                    for at, label, action in agenda(plan, driver, staff, analyst, policy):
                         await _sleep_until(env, at)
-                        await _within(action, at)
+                        await _within(action, label, at)
                         day = (at - plan.start).days
                         if day > days_done:
                             advance(day - days_done)
