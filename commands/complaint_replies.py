@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from commands.base import CommandContext, CommandError
 from domain.complaint import Ref
 from domain.complaint_state import Complaint
+from domain.refusals import field_problems
 from workflows.complaint_models import complaint_workflow_id
 
 M = TypeVar("M", bound=BaseModel)
@@ -36,10 +37,7 @@ def parse(model: type[M], body: dict[str, Any] | None, what: str) -> M:
     try:
         return model.model_validate(body or {})
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}" for e in err.errors()
-        )
-        raise CommandError(f"invalid {what}: {problems}", code="invalid") from None
+        raise CommandError(f"invalid {what}: {field_problems(err)}", code="invalid") from None
 
 
 def complaint_id_of(value: str | None) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, RowMapping, select
 from sqlalchemy.dialects.postgresql import insert
 
 from commands.base import Command, CommandContext, CommandError, engine_for
+from domain.refusals import field_problems
 from projections.tables import improvement_measures as measures
 
 _FIELDS = ("cause", "category", "measure", "owner", "due")
@@ -125,10 +126,7 @@ def _parse(model: type[M], body: dict[str, Any]) -> M:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
+        problems = field_problems(exc)
         raise CommandError(f"invalid improvement measure: {problems}", "invalid") from exc
 
 

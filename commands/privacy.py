@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from activities.privacy import EraseRequest, UnknownClientError, erase_personal_data
 from commands.base import CommandContext, CommandError, engine_for
+from domain.refusals import field_problems
 
 
 def _request(client_id: str | None, body: dict[str, Any]) -> EraseRequest:
@@ -32,10 +33,7 @@ def _request(client_id: str | None, body: dict[str, Any]) -> EraseRequest:
         return EraseRequest(client_id=client_id, **body)
     except ValidationError as exc:
         # Field names and rules only: pydantic's own text would echo the input.
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise CommandError(f"client erase: {problems}", details=None) from None
+        raise CommandError(f"client erase: {field_problems(exc)}", details=None) from None
 
 
 def run_erase(engine: Engine, client_id: str | None, body: dict[str, Any]) -> dict[str, Any]:

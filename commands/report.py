@@ -23,6 +23,7 @@ from commands.base import Command, CommandContext, CommandError, engine_for
 from commands.schedules import ensure_kpi_schedule
 from domain.kpi_period import ReportingPeriod
 from domain.policy import Policy
+from domain.refusals import field_problems
 from workflows.kpi_report import SCHEDULE_ID, KpiReportInput, KpiReportWorkflow
 
 
@@ -64,9 +65,7 @@ def kpi_input(body: dict[str, Any], policy: Policy) -> tuple[KpiReportInput, Rep
         )
         return inp, inp.resolve(datetime.now(UTC))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
+        problems = field_problems(exc)
         raise CommandError(f"invalid report request: {problems}", "invalid") from exc
     except ValueError as exc:
         raise CommandError(_short(str(exc)), "invalid") from exc

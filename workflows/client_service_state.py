@@ -33,6 +33,7 @@ from domain.consent import Consents, Purpose
 from domain.enums import RiskProfile, ServiceStatus, Tier
 from domain.policy import Policy
 from domain.questionnaire import RiskAssessment
+from domain.refusals import field_problems
 
 TaskKind = ServiceEventKind
 
@@ -282,7 +283,5 @@ def revise_file(
 def describe_error(err: ValueError) -> str:
     """A refusal message naming each bad field; never the refused values (personal data)."""
     if isinstance(err, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in err.errors()
-        )
+        return field_problems(err, "file")
     return str(err)
