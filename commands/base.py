@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from domain.client import safe_identifier
 from domain.policy import Policy
 
 
@@ -45,6 +46,16 @@ class CommandContext:
     def update_id(self, verb: str) -> str | None:
         """The update id a request key gives one verb; None lets Temporal pick a fresh one."""
         return f"{verb}:{self.request_id}" if self.request_id else None
+
+
+def id_arg(value: str | None, noun: str, verb: str) -> str:
+    """The ID argument of `<noun> <verb> ID`: required, and a safe identifier."""
+    if not value:
+        raise CommandError(f"{noun} {verb} needs the {noun} id: {noun} {verb} ID", "usage")
+    try:
+        return safe_identifier(value)
+    except ValueError as err:
+        raise CommandError(f"{noun} {verb}: {err}", "invalid") from None
 
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")

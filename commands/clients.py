@@ -24,8 +24,8 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from commands.base import Command, CommandContext, CommandError
-from domain.client import ClientFile, safe_identifier
+from commands.base import Command, CommandContext, CommandError, id_arg
+from domain.client import ClientFile
 from domain.enums import ServiceStatus
 from domain.questionnaire import questionnaire_json
 from workflows import search_attributes as sa
@@ -52,15 +52,6 @@ def parse(model: type[M], body: dict[str, Any], command: str) -> M:
         return model.model_validate(body)
     except ValidationError as err:
         raise CommandError(f"{command}: {describe_error(err)}", "invalid") from None
-
-
-def client_id_arg(client_id: str | None, verb: str) -> str:
-    if not client_id:
-        raise CommandError(f"client {verb} needs the client id: client {verb} ID", "usage")
-    try:
-        return safe_identifier(client_id)
-    except ValueError as err:
-        raise CommandError(f"client {verb}: {err}", "invalid") from None
 
 
 async def guarded(not_found: str, call: Callable[[], Awaitable[R]]) -> R:
@@ -114,7 +105,7 @@ async def onboard(ctx: CommandContext, _id: str | None, body: dict[str, Any]) ->
 
 
 async def show(ctx: CommandContext, client_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    cid = client_id_arg(client_id, "show")
+    cid = id_arg(client_id, "client", "show")
     handle = ctx.client.get_workflow_handle(workflow_id_for(cid))
     view = await guarded(
         f"client show: no client {cid}", lambda: handle.query(ClientServiceWorkflow.view)
@@ -126,7 +117,7 @@ def _update_command(verb: str, update: Any, model: type[BaseModel]) -> Command:
     async def command(
         ctx: CommandContext, client_id: str | None, body: dict[str, Any]
     ) -> dict[str, Any]:
-        cid = client_id_arg(client_id, verb)
+        cid = id_arg(client_id, "client", verb)
         arg = parse(model, body, f"client {verb}")
         handle = ctx.client.get_workflow_handle(workflow_id_for(cid))
         result = await guarded(

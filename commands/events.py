@@ -12,9 +12,8 @@ from typing import Any
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from commands.base import Command, CommandContext, CommandError
+from commands.base import Command, CommandContext, CommandError, id_arg
 from commands.clients import guarded, parse
-from domain.client import safe_identifier
 from workflows.client_events import (
     Attendance,
     ClientEventInput,
@@ -22,15 +21,6 @@ from workflows.client_events import (
     CloseEvent,
     event_workflow_id,
 )
-
-
-def _event_id(event_id: str | None, verb: str) -> str:
-    if not event_id:
-        raise CommandError(f"event {verb} needs the event id: event {verb} ID", "usage")
-    try:
-        return safe_identifier(event_id)
-    except ValueError as err:
-        raise CommandError(f"event {verb}: {err}", "invalid") from None
 
 
 async def create(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +50,7 @@ async def create(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> 
 
 
 async def show(ctx: CommandContext, event_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    eid = _event_id(event_id, "show")
+    eid = id_arg(event_id, "event", "show")
     handle = ctx.client.get_workflow_handle(event_workflow_id(eid))
     view = await guarded(
         f"event show: no event {eid}", lambda: handle.query(ClientEventWorkflow.view)
@@ -72,7 +62,7 @@ def _update(verb: str, update: Any, model: Any) -> Command:
     async def command(
         ctx: CommandContext, event_id: str | None, body: dict[str, Any]
     ) -> dict[str, Any]:
-        eid = _event_id(event_id, verb)
+        eid = id_arg(event_id, "event", verb)
         arg = parse(model, body, f"event {verb}")
         handle = ctx.client.get_workflow_handle(event_workflow_id(eid))
         view = await guarded(
