@@ -51,6 +51,7 @@ class YearPlan:
     end: datetime
     steps: list[Step] = field(default_factory=list)
     onboarded: dict[str, datetime] = field(default_factory=dict)
+    complainants: set[str] = field(default_factory=set)
     diligence: dict[str, float] = field(default_factory=dict)
     """Per advisor: the chance a due callback is made at all (the rest go overdue)."""
 
@@ -133,6 +134,20 @@ def plan_figures(
         plan.steps.append(Step(at, "client", "update", body["client_id"], {"metrics": metrics}))
 
 
+REPEAT_SHARE = 0.12  # of complaints, from a client who has complained before
+
+
+def _complainant(plan: YearPlan, rng: random.Random, received: datetime) -> str:
+    """Mostly a client who has not complained yet; now and then one who has (a repeat)."""
+    served = [c for c, at in plan.onboarded.items() if at < received - timedelta(days=1)]
+    before = [c for c in served if c in plan.complainants]
+    fresh = [c for c in served if c not in plan.complainants]
+    pool = before if (rng.random() < REPEAT_SHARE and before) or not fresh else fresh
+    chosen = rng.choice(pool or list(plan.onboarded)[:1])
+    plan.complainants.add(chosen)
+    return chosen
+
+
 def plan_complaint(plan: YearPlan, rng: random.Random, zone: ZoneInfo, n: int) -> None:
     """Intake, assessment, investigation, resolution, follow-up: each at its simulated time.
     Early in the year investigations drag (breaches, escalations); they speed up as the
@@ -150,10 +165,7 @@ def plan_complaint(plan: YearPlan, rng: random.Random, zone: ZoneInfo, n: int) -
             None,
             {
                 "complaint_id": cid,
-                "client_id": rng.choice(
-                    [c for c, at in plan.onboarded.items() if at < received - timedelta(days=1)]
-                    or list(plan.onboarded)[:1]
-                ),
+                "client_id": _complainant(plan, rng, received),
                 "channel": rng.choices(list(CHANNELS), list(CHANNELS.values()))[0],
                 "content": CONTENT[category],
                 "complainant": {"name": "Simulated Complainant", "phone": "13900000000"},

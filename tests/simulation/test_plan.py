@@ -84,3 +84,9 @@ def test_client_figures_move_only_while_the_client_is_served(plan: YearPlan) -> 
         if "offboard" in verbs:
             assert verbs[-1] == "offboard", client_id
         assert verbs.count("update") >= 1 or steps[0].at > plan.end - timedelta(days=40)
+
+
+def test_most_complainants_complain_once(plan: YearPlan) -> None:
+    by_client = Counter(s.body["client_id"] for s in plan.steps if s.verb == "open")
+    repeats = sum(n - 1 for n in by_client.values())
+    assert 0.05 * 300 <= repeats <= 0.2 * 300
