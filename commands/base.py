@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from domain.client import safe_identifier
+from domain.identifiers import safe_identifier
 from domain.policy import Policy
 
 

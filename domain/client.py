@@ -44,6 +44,7 @@ from domain.financial import (
     Liability,
     LiabilityKind,
 )
+from domain.identifiers import ClientId, safe_identifier
 from domain.policy import Policy
 from domain.questionnaire import RiskAssessment, score_answers, validate_answers
 from domain.segments import (
@@ -81,28 +82,6 @@ __all__ = [
     "completeness",
     "safe_identifier",
 ]
-
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# Opaque references only: these shapes are a mainland mobile number and a resident ID number,
-# which would leak into workflow ids and search attributes if accepted as identifiers.
-_MOBILE_LIKE = re.compile(r"^(?:86)?1[3-9]\d{9}$")
-_RESIDENT_ID_LIKE = re.compile(r"^\d{17}[\dXx]$")
-
-
-def safe_identifier(value: str) -> str:
-    if not _SAFE_ID.match(value):
-        raise ValueError(
-            "an identifier must be 1-64 letters, digits, '-' or '_' (an opaque reference)"
-        )
-    if _MOBILE_LIKE.match(value) or _RESIDENT_ID_LIKE.match(value):
-        raise ValueError(
-            "an identifier must not be a phone or ID number; use the firm's client reference"
-        )
-    return value
-
-
-ClientId = Annotated[str, AfterValidator(safe_identifier)]
-"""Letters, digits, '-' and '_': it becomes part of a workflow id and a search attribute."""
 
 
 class Gender(StrEnum):
