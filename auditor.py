@@ -137,9 +137,7 @@ async def _replay(args: argparse.Namespace, ctx: _Context) -> int:
         raise ValueError("--run-id needs --workflow-id")
     workflows = replay.load_workflows(args.workflows or replay.DEFAULT_REGISTRY)
     if args.history_file or args.history_dir:
-        files = args.history_file or sorted(args.history_dir.glob("*.json"))
-        if not files:
-            raise ValueError(f"{args.history_dir}: holds no *.json history exports")
+        files = args.history_file or sources.json_files(args.history_dir)
         report = await replay.replay_files(files, workflows, lambda: ctx.keyring)
     else:
         client = await ctx.client()

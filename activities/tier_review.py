@@ -9,7 +9,6 @@ because it needs the Temporal client; see `TierSignalActivities`.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Literal
 
@@ -24,6 +23,7 @@ from domain.client import ClientMetrics
 from domain.enums import ServiceStatus, Tier
 from domain.policy import TieringPolicy
 from domain.tiering import TierReview, review_tier
+from infra.concurrency import gather_bounded
 from projections.crypto import FieldCipher
 from projections.registry import Write, apply_writes, projector
 from projections.tables import clients, tier_changes, tier_review_state
@@ -194,7 +194,6 @@ class TierSignalActivities:
 
     @activity.defn(name="signal_tier_changes")
     async def signal_tier_changes(self, batch: TierSignalBatch) -> TierSignalResult:
-        gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
         not_running: list[str] = []
 
         async def one(decision: TierDecision) -> None:
@@ -208,17 +207,17 @@ class TierSignalActivities:
                 at=batch.at,
             )
             handle = self._client.get_workflow_handle(f"client-{decision.client_id}")
-            async with gate:
-                try:
-                    await handle.signal(CHANGE_TIER_SIGNAL, signal)
-                except RPCError as err:
-                    if err.status != RPCStatusCode.NOT_FOUND:
-                        raise
-                    # Offboarded since the page was read: the tier_changes row stays as the
-                    # record, and there is no service left to re-plan.
-                    not_running.append(decision.client_id)
+            try:
+                await handle.signal(CHANGE_TIER_SIGNAL, signal)
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                # Offboarded since the page was read: the tier_changes row stays as the
+                # record, and there is no service left to re-plan.
+                not_running.append(decision.client_id)
 
-        await asyncio.gather(*(one(d) for d in batch.decisions if d.review.changed))
+        changes = [d for d in batch.decisions if d.review.changed]
+        await gather_bounded(changes, one, SIGNAL_CONCURRENCY)
         activity.logger.info(
             "tier changes signalled",
             extra={"review_id": batch.review_id, "not_running": len(not_running)},

@@ -137,13 +137,19 @@ async def on_server(client: Client, query: str = "") -> Histories:
     )
 
 
-def in_directory(directory: Path, converter: DataConverter) -> Histories:
-    """Every `*.json` export in `directory` (as `starter.py demo year` writes them)."""
+def json_files(directory: Path) -> list[Path]:
+    """The `*.json` exports in `directory` (as `starter.py demo year` writes them), in order."""
     if not directory.is_dir():
         raise HistorySourceError(f"{directory}: no such directory of history exports")
     paths = sorted(directory.glob("*.json"))
     if not paths:
         raise HistorySourceError(f"{directory}: holds no *.json history exports")
+    return paths
+
+
+def in_directory(directory: Path, converter: DataConverter) -> Histories:
+    """Every export in `directory`, read one at a time as the rebuild asks for them."""
+    paths = json_files(directory)
 
     async def runs() -> AsyncIterator[WorkflowHistory]:
         for path in paths:

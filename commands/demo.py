@@ -20,6 +20,7 @@ from temporalio.client import Client
 from commands import clients, complaints
 from commands.base import CommandContext, CommandError
 from domain.questionnaire import questionnaire_json
+from infra.concurrency import gather_bounded
 from infra.progress import progress_bar
 
 SURNAMES = ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu", "Xu"]
@@ -181,21 +182,20 @@ def complaint_steps(
 
 
 async def _bounded(jobs: list[Callable[[], Awaitable[object]]], title: str, limit: int) -> int:
-    gate = asyncio.Semaphore(limit)
-    failures = 0
+    """Runs the jobs, `limit` at a time, with progress; returns how many were refused."""
     with progress_bar(title, total=len(jobs)) as advance:
 
-        async def one(job: Callable[[], Awaitable[object]]) -> None:
-            nonlocal failures
-            async with gate:
-                try:
-                    await job()
-                except CommandError:
-                    failures += 1
+        async def one(job: Callable[[], Awaitable[object]]) -> bool:
+            try:
+                await job()
+                return False
+            except CommandError:
+                return True
+            finally:
                 advance()
 
-        await asyncio.gather(*(one(job) for job in jobs))
-    return failures
+        refused = await gather_bounded(jobs, one, limit)
+    return sum(refused)
 
 
 async def load_demo(ctx: CommandContext, size: DemoSize = FULL, seed: int = 2026) -> dict[str, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from temporalio.client import (
 )
 
 from audit import sources
+from infra.concurrency import gather_bounded
 
 
 class StartedWorkflows(Interceptor):
@@ -59,16 +61,10 @@ async def settle(client: Any, workflow_ids: set[str], patience: float = 60.0) ->
     history already promises (an activity scheduled but never run would be in the history and
     missing from the read models)."""
     busy = set(workflow_ids)
-    gate = asyncio.Semaphore(8)
     deadline = asyncio.get_running_loop().time() + patience
-
-    async def check(workflow_id: str) -> bool:
-        async with gate:
-            return await _in_flight(client, workflow_id)
-
     while busy:
         ordered = sorted(busy)
-        flags = await asyncio.gather(*(check(w) for w in ordered))
+        flags = await gather_bounded(ordered, partial(_in_flight, client), 8)
         busy = {w for w, flag in zip(ordered, flags, strict=True) if flag}
         if busy and asyncio.get_running_loop().time() > deadline:
             raise RuntimeError(f"{len(busy)} workflow(s) still busy after {patience}s")
@@ -118,19 +114,14 @@ async def export_all(
 ) -> int:
     """Writes every run of every workflow in `workflow_ids` to `out_dir`; returns the run count."""
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-    gate = asyncio.Semaphore(concurrency)
-    written = 0
 
-    async def one(workflow_id: str) -> None:
-        nonlocal written
-        async with gate:
-            runs = await sources.chain(client, workflow_id)
+    async def one(workflow_id: str) -> int:
+        runs = await sources.chain(client, workflow_id)
         for number, history in enumerate(runs, start=1):
             text = await sources.saved_json(history, None)
             await asyncio.to_thread((out_dir / file_name(workflow_id, number)).write_text, text)
-            written += 1
         if advance is not None:
             advance()
+        return len(runs)
 
-    await asyncio.gather(*(one(w) for w in sorted(workflow_ids)))
-    return written
+    return sum(await gather_bounded(sorted(workflow_ids), one, concurrency))

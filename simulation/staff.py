@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 from commands import clients
 from commands.base import CommandContext, CommandError
 from domain.questionnaire import questionnaire_json
+from infra.concurrency import gather_bounded
 from projections.tables import service_tasks
 from simulation.plan import YearPlan, progress
 
@@ -95,10 +96,4 @@ class Staff:
             if done_at is not None and done_at <= now:
                 self._when[task.task_id] = None  # once
                 ready.append(task)
-        gate = asyncio.Semaphore(8)
-
-        async def one(task: Any) -> None:
-            async with gate:
-                await self._record(task)
-
-        await asyncio.gather(*(one(t) for t in ready))
+        await gather_bounded(ready, self._record, 8)

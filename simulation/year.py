@@ -86,7 +86,7 @@ class YearResult:
 Action = Callable[[], Awaitable[None]]
 
 
-async def _sleep_until(env: WorkflowEnvironment, instant: datetime) -> None:
+async def sleep_until(env: WorkflowEnvironment, instant: datetime) -> None:
     """Skips to `instant` a day at most at a time: one long skip fires every timer on the way
     inside a single server call, which can outlast the call's deadline."""
     now = await env.get_current_time()
@@ -213,7 +213,7 @@ async def simulate_year(
         config["interceptors"] = [*config["interceptors"], noted]
         client = Client(**config)
         start = _next_month_start(await env.get_current_time(), policy)
-        await _sleep_until(env, start)
+        await sleep_until(env, start)
         plan = plan_year(start, policy.zone(), size.clients, size.complaints, seed)
         period = ReportingPeriod.custom(plan.year_start, plan.end, policy.zone())
         result = YearResult(period=period)
@@ -230,7 +230,7 @@ async def simulate_year(
                 days = (plan.end - plan.start).days
                 with progress_bar("simulating 13 months (days)", total=days) as advance:
                     for at, label, action in agenda(plan, driver, staff, analyst, policy):
-                        await _sleep_until(env, at)
+                        await sleep_until(env, at)
                         await _within(action, label, at)
                         day = (at - plan.start).days
                         if day > days_done:
@@ -239,7 +239,7 @@ async def simulate_year(
                     # Waiting for a result lets the clock run on; the last sleep comes after.
                     for handle in driver.started:
                         await handle.result()
-                    await _sleep_until(env, plan.end + timedelta(hours=6))
+                    await sleep_until(env, plan.end + timedelta(hours=6))
                     advance(max(0, days - days_done))
                 await settle(client, noted.ids)
         # Only once the worker has stopped: a workflow task still in flight would otherwise

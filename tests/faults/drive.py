@@ -12,6 +12,7 @@ from typing import Any
 from commands.base import CommandContext
 from commands.complaints import COMMANDS
 from domain.questionnaire import questionnaire_json
+from infra.concurrency import gather_bounded
 
 ASSESS = {"category": "fees", "severity": "medium", "department": "wealth-ops", "handler": "h-12"}
 INVESTIGATE = {
@@ -82,13 +83,7 @@ async def reached_or_failed(progress: Progress, count: int, work: asyncio.Future
 
 
 async def bounded(jobs: Sequence[Callable[[], Awaitable[Any]]], limit: int) -> list[Any]:
-    gate = asyncio.Semaphore(limit)
-
-    async def one(job: Callable[[], Awaitable[Any]]) -> Any:
-        async with gate:
-            return await job()
-
-    return list(await asyncio.gather(*(one(job) for job in jobs)))
+    return await gather_bounded(jobs, lambda job: job(), limit)
 
 
 async def open_complaint(ctx: CommandContext, complaint_id: str, **kw: Any) -> dict[str, Any]:

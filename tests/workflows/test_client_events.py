@@ -14,7 +14,8 @@ from commands.base import CommandError
 from commands.events import COMMANDS
 from infra.keys import KeyRing
 from projections.tables import client_events, clients, event_invitations, notifications
-from tests.workflows.test_client_support import client_worker, ctx, sleep_until
+from simulation.year import sleep_until
+from tests.workflows.test_client_support import client_worker, ctx
 
 TIERS = ["diamond", "platinum", "gold", "regular"]
 PROFILES = ["aggressive", "balanced", "conservative", "unassessed"]

@@ -34,6 +34,7 @@ from domain.enums import Tier
 from domain.periods import Period
 from infra.keys import KeyRing
 from infra.temporal import data_converter
+from simulation.year import sleep_until
 from tests.workflows.test_client_support import (
     ANSWERS_C4,
     client_body,
@@ -41,7 +42,6 @@ from tests.workflows.test_client_support import (
     ctx,
     private_clock,
     run_histories,
-    sleep_until,
 )
 from workflows.client_events import ClientEventWorkflow
 from workflows.client_service import ClientServiceWorkflow

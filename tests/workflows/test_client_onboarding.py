@@ -23,12 +23,12 @@ from domain.questionnaire import QUESTIONS
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import clients
+from simulation.year import sleep_until
 from tests.workflows.test_client_support import (
     client_body,
     client_worker,
     ctx,
     outbox,
-    sleep_until,
     tasks,
 )
 from workflows.client_service import ClientServiceWorkflow

@@ -20,6 +20,7 @@ from infra.keys import KeyRing
 from infra.temporal import data_converter
 from projections.crypto import FieldCipher
 from projections.tables import clients
+from simulation.year import sleep_until
 from tests.workflows.test_client_support import (
     ANSWERS_C4,
     client_body,
@@ -29,7 +30,6 @@ from tests.workflows.test_client_support import (
     outbox,
     private_clock,
     run_histories,
-    sleep_until,
     tasks,
 )
 from workflows import search_attributes as sa

@@ -163,13 +163,6 @@ def outbox(engine: Engine, client_id: str, recipient_kind: str | None = None) ->
         return list(conn.execute(query.order_by(notifications.c.notification_id)))
 
 
-async def sleep_until(env: Any, instant: datetime) -> None:
-    """Advances the time-skipping server to `instant` (it never goes back)."""
-    now = await env.get_current_time()
-    if instant > now:
-        await env.sleep(instant - now)
-
-
 async def run_histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
     """Every run of a workflow chain, oldest first, following continue-as-new backwards."""
     histories: list[WorkflowHistory] = []
