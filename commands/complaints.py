@@ -61,39 +61,24 @@ async def _update(
     return replies.answer(state)
 
 
-async def assess(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    cmd = replies.parse(Assessment, body, "assessment")
-    return await _update(ctx, cid, ComplaintWorkflow.assess, cmd)
+def _verb(update: Any, model: type[BaseModel], what: str) -> Command:
+    """`complaint <verb> ID --json BODY`: the body as `model`, sent as the workflow's `update`."""
+
+    async def command(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        return await _update(ctx, cid, update, replies.parse(model, body, what))
+
+    command.__name__ = update.__name__
+    command.__doc__ = f"`complaint`: the {update.__name__} update, with a {what}."
+    return command
 
 
-async def investigate(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    cmd = replies.parse(InvestigationStep, body, "investigation step")
-    return await _update(ctx, cid, ComplaintWorkflow.investigate, cmd)
-
-
-async def resolve(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    cmd = replies.parse(ResolutionPlan, body, "resolution plan")
-    return await _update(ctx, cid, ComplaintWorkflow.resolve, cmd)
-
-
-async def follow_up(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    cmd = replies.parse(FollowUpAnswer, body, "follow-up")
-    return await _update(ctx, cid, ComplaintWorkflow.follow_up, cmd)
-
-
-async def extend(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    cmd = replies.parse(ExtensionRequest, body, "extension")
-    return await _update(ctx, cid, ComplaintWorkflow.extend, cmd)
-
-
-async def reassign(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    cmd = replies.parse(Reassignment, body, "reassignment")
-    return await _update(ctx, cid, ComplaintWorkflow.reassign, cmd)
-
-
-async def withdraw(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    cmd = replies.parse(Withdrawal, body, "withdrawal")
-    return await _update(ctx, cid, ComplaintWorkflow.withdraw, cmd)
+assess = _verb(ComplaintWorkflow.assess, Assessment, "assessment")
+investigate = _verb(ComplaintWorkflow.investigate, InvestigationStep, "investigation step")
+resolve = _verb(ComplaintWorkflow.resolve, ResolutionPlan, "resolution plan")
+follow_up = _verb(ComplaintWorkflow.follow_up, FollowUpAnswer, "follow-up")
+extend = _verb(ComplaintWorkflow.extend, ExtensionRequest, "extension")
+reassign = _verb(ComplaintWorkflow.reassign, Reassignment, "reassignment")
+withdraw = _verb(ComplaintWorkflow.withdraw, Withdrawal, "withdrawal")
 
 
 async def show(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> dict[str, Any]:
