@@ -40,7 +40,7 @@ from workflows.client_service_models import (
     ResumeService,
     workflow_id_for,
 )
-from workflows.client_service_state import describe_error
+from workflows.refusals import describe
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -51,7 +51,7 @@ def parse(model: type[M], body: dict[str, Any], command: str) -> M:
     try:
         return model.model_validate(body)
     except ValidationError as err:
-        raise CommandError(f"{command}: {describe_error(err)}", "invalid") from None
+        raise CommandError(f"{command}: {describe(err)}", "invalid") from None
 
 
 async def guarded(not_found: str, call: Callable[[], Awaitable[R]]) -> R:

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.client import ClientId
     from domain.periods import IsoPeriod, Period
     from domain.policy import Policy
+    from workflows.refusals import refusing
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
 Phase = Literal["inviting", "open", "closed"]
@@ -134,6 +135,7 @@ class ClientEventWorkflow:
         )
 
     @workflow.update
+    @refusing("attend")
     async def record_attendance(self, cmd: Attendance) -> EventView:
         await workflow.wait_condition(lambda: self._phase != "inviting")
         unknown = sorted(set(cmd.attended + cmd.absent) - set(self._status))
@@ -162,6 +164,7 @@ class ClientEventWorkflow:
             raise ApplicationError("attend: the event is closed", type="EventClosed")
 
     @workflow.update
+    @refusing("close")
     async def close(self, cmd: CloseEvent) -> EventView:
         self._closing = True
         await workflow.wait_condition(lambda: self._phase == "closed")

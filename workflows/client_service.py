@@ -14,8 +14,12 @@ one, and a greeting never goes out before the consents it depends on have been w
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -41,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         ProfileUpdate,
         ResumeService,
     )
+    from workflows.refusals import refusal, refusing
 
 # A start whose onboarding update was refused has nothing to serve; it ends after this.
 ONBOARDING_WAIT = timedelta(hours=1)
@@ -48,6 +53,32 @@ ONBOARDING_WAIT = timedelta(hours=1)
 
 # A tier change re-plans callbacks from the last callback done (was: the onboarding grid).
 REPLAN_FROM_LAST_CALLBACK = "tier-change-replans-from-last-callback"
+
+
+A = TypeVar("A", bound=BaseModel)
+C = TypeVar("C")
+Handler = Callable[["ClientServiceWorkflow", C], Coroutine[Any, Any, A]]
+
+
+def once(model: type[A]) -> Callable[[Handler[C, A]], Handler[C, A]]:
+    """A command applied in an earlier run of this chain, sent again with the same update id,
+    gets that run's answer instead of being applied again (`st.Answered`); within a run the
+    server itself deduplicates update ids."""
+
+    def wrap(handler: Handler[C, A]) -> Handler[C, A]:
+        @functools.wraps(handler)
+        async def answered_once(self: ClientServiceWorkflow, cmd: C) -> A:
+            update_id = self._update_id()
+            if self._s is not None and (prior := self._s.answer_to(update_id)) is not None:
+                return model.model_validate(prior)
+            answer = await handler(self, cmd)
+            if self._s is not None:
+                self._s.remember(update_id, workflow.now(), answer)
+            return answer
+
+        return answered_once
+
+    return wrap
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -101,6 +132,8 @@ class ClientServiceWorkflow:
         workflow.continue_as_new(ClientServiceInput(**{**dict(inp), "state": s}))
 
     @workflow.update
+    @refusing("onboard")
+    @once(OnboardResult)
     async def onboard(self, cmd: OnboardClient) -> OnboardResult:
         async with self._lane:
             now, file = workflow.now(), cmd.file
@@ -135,6 +168,8 @@ class ClientServiceWorkflow:
 
     @onboard.validator
     def _check_onboard(self, cmd: OnboardClient) -> None:
+        if self._repeat():
+            return
         if cmd.file.client_id != self._client_id:
             raise ApplicationError(
                 f"onboard: the file is for client {cmd.file.client_id!r}, this workflow serves "
@@ -145,6 +180,8 @@ class ClientServiceWorkflow:
             raise ApplicationError("onboard: the client was offboarded", type="ClientClosed")
 
     @workflow.update
+    @refusing("update")
+    @once(ClientView)
     async def update_profile(self, cmd: ProfileUpdate) -> ClientView:
         async with self._lane:
             s, now = self._state, workflow.now()
@@ -160,6 +197,8 @@ class ClientServiceWorkflow:
 
     @update_profile.validator
     def _check_profile(self, cmd: ProfileUpdate) -> None:
+        if self._repeat():
+            return
         s = self._require_served("update")
         if not cmd.model_fields_set:
             raise ApplicationError(
@@ -171,11 +210,11 @@ class ClientServiceWorkflow:
         try:
             st.revise_file(s.file, basic, cmd.changes())
         except ValueError as err:
-            raise ApplicationError(
-                f"update: {st.describe_error(err)}", type="InvalidUpdate"
-            ) from None
+            raise refusal(err, "update", "InvalidUpdate") from None
 
     @workflow.update
+    @refusing("callback")
+    @once(CallbackRecorded)
     async def record_callback(self, cmd: CallbackOutcome) -> CallbackRecorded:
         async with self._lane:
             s, now = self._state, workflow.now()
@@ -192,6 +231,8 @@ class ClientServiceWorkflow:
 
     @record_callback.validator
     def _check_callback(self, cmd: CallbackOutcome) -> None:
+        if self._repeat():
+            return
         s = self._require_served("callback")
         if s.open_task(cmd.task_id, cmd.kind) is None:
             which = f"task {cmd.task_id!r}" if cmd.task_id else f"{cmd.kind.value}"
@@ -200,32 +241,46 @@ class ClientServiceWorkflow:
             )
 
     @workflow.update
+    @refusing("pause")
+    @once(ClientView)
     async def pause(self, cmd: PauseService) -> ClientView:
         return await self._set_status(ServiceStatus.PAUSED)
 
     @pause.validator
     def _check_pause(self, cmd: PauseService) -> None:
+        if self._repeat():
+            return
         if self._require_served("pause").status is ServiceStatus.PAUSED:
             raise ApplicationError("pause: the service is already paused", type="InvalidState")
 
     @workflow.update
+    @refusing("resume")
+    @once(ClientView)
     async def resume(self, cmd: ResumeService) -> ClientView:
         return await self._set_status(ServiceStatus.ACTIVE)
 
     @resume.validator
     def _check_resume(self, cmd: ResumeService) -> None:
+        if self._repeat():
+            return
         if self._require_served("resume").status is ServiceStatus.ACTIVE:
             raise ApplicationError("resume: the service is not paused", type="InvalidState")
 
     @workflow.update
+    @refusing("offboard")
+    @once(ClientView)
     async def offboard(self, cmd: OffboardClient) -> ClientView:
         return await self._set_status(ServiceStatus.CLOSED)
 
     @offboard.validator
     def _check_offboard(self, cmd: OffboardClient) -> None:
+        if self._repeat():
+            return
         self._require_served("offboard")
 
     @workflow.update
+    @refusing("erase")
+    @once(ClientView)
     async def erase_personal_data(self, cmd: ErasePersonalData) -> ClientView:
         """PIPL deletion: personal data leaves the state, the read models, and the service ends;
         the next run of this id (a new onboarding) starts from a clean file."""
@@ -241,6 +296,8 @@ class ClientServiceWorkflow:
 
     @erase_personal_data.validator
     def _check_erase(self, cmd: ErasePersonalData) -> None:
+        if self._repeat():
+            return
         if not isinstance(cmd, ErasePersonalData):  # a JSON null arrives as None
             raise ApplicationError("erase: requested_by and reason are required")
         self._require_served("erase")
@@ -277,6 +334,15 @@ class ClientServiceWorkflow:
         if self._s is None:
             raise ApplicationError("the client is not onboarded yet", type="NotOnboarded")
         return self._s
+
+    def _update_id(self) -> str:
+        info = workflow.current_update_info()
+        assert info is not None, "only update handlers and validators have an update id"
+        return info.id
+
+    def _repeat(self) -> bool:
+        """A command answered in an earlier run: its validator lets it through to `once`."""
+        return self._s is not None and self._s.answer_to(self._update_id()) is not None
 
     def _require_served(self, verb: str) -> st.ServiceState:
         s = self._state

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from domain.calendar import (
     CalendarState,
@@ -33,7 +33,6 @@ from domain.consent import Consents, Purpose
 from domain.enums import RiskProfile, ServiceStatus, Tier
 from domain.policy import Policy
 from domain.questionnaire import RiskAssessment
-from domain.refusals import field_problems
 
 TaskKind = ServiceEventKind
 
@@ -52,6 +51,23 @@ class OpenTask(BaseModel):
     kind: ServiceEventKind
     due_at: datetime
     escalated: bool = False
+
+
+# How long, and how many, answered commands a client remembers (see `Answered`).
+ANSWERS_KEPT_FOR = timedelta(days=7)
+ANSWERS_KEPT = 32
+
+
+class Answered(BaseModel):
+    """A command applied, by its update id (`--request-id` makes it `<verb>:<key>`), with the
+    answer it got. The server deduplicates update ids within one run only, so a retry landing
+    after continue-as-new would be applied again; the state carries the recent ones across, and
+    a repeat is answered from here. Kept: the last `ANSWERS_KEPT` of the last
+    `ANSWERS_KEPT_FOR` (a caller retries within minutes, not weeks)."""
+
+    update_id: str
+    at: datetime
+    answer: dict[str, Any]
 
 
 class ServiceState(BaseModel):
@@ -79,6 +95,7 @@ class ServiceState(BaseModel):
     holidays: HolidayTable | None = Field(
         default=None, description="greeted holidays' dates, loaded by an activity"
     )
+    answered: list[Answered] = []
 
     @property
     def client_id(self) -> str:
@@ -122,6 +139,15 @@ class ServiceState(BaseModel):
         if t is not None and current and t.first_year <= first and last <= t.last_year:
             return None
         return first, last
+
+    def answer_to(self, update_id: str) -> dict[str, Any] | None:
+        """The answer a command with this update id got, if it was applied lately."""
+        return next((a.answer for a in self.answered if a.update_id == update_id), None)
+
+    def remember(self, update_id: str, now: datetime, answer: BaseModel) -> None:
+        kept = [a for a in self.answered if now - a.at < ANSWERS_KEPT_FOR]
+        entry = Answered(update_id=update_id, at=now, answer=answer.model_dump(mode="json"))
+        self.answered = [*kept, entry][-ANSWERS_KEPT:]
 
     def open_task(self, task_id: str | None, kind: ServiceEventKind) -> OpenTask | None:
         """The named open task, or else the latest open duty of `kind` (the current one)."""
@@ -183,6 +209,7 @@ def erase(state: ServiceState, now: datetime) -> None:
     )
     state.erased_at = now
     state.status = ServiceStatus.CLOSED
+    state.answered = []  # earlier answers show the file as it was
 
 
 def change_tier(state: ServiceState, tier: Tier) -> None:
@@ -278,10 +305,3 @@ def revise_file(
     if basic:
         changes = {**changes, "basic": {**file.basic.model_dump(), **basic}}
     return file.revised(**changes) if changes else file
-
-
-def describe_error(err: ValueError) -> str:
-    """A refusal message naming each bad field; never the refused values (personal data)."""
-    if isinstance(err, ValidationError):
-        return field_problems(err, "file")
-    return str(err)

@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.complaint import (
         Assessment,
         ComplaintEvent,
-        ComplaintRuleError,
         ExtensionRequest,
         FollowUpAnswer,
         InvestigationStep,
@@ -40,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.complaint_matter import ComplaintMatterWorkflow, MatterMember
     from workflows.complaint_models import ComplaintInput, Timeline
     from workflows.complaint_timers import Due, apply_due, next_due
+    from workflows.refusals import refusal, refusing
 
 Transition = Callable[[Complaint, datetime], Change]
 
@@ -47,10 +47,6 @@ _PROJECTION_TIMEOUT = timedelta(seconds=30)  # retried without limit: the read m
 _CLOCK_SKEW = timedelta(minutes=5)
 # Server time is kept to the millisecond, deadlines are not: anything due within a tick is due.
 _TICK = timedelta(milliseconds=1)
-
-
-def _refusal(err: ComplaintRuleError) -> ApplicationError:
-    return ApplicationError(str(err), type="ComplaintRuleError", non_retryable=True)
 
 
 @workflow.defn
@@ -65,6 +61,8 @@ class ComplaintWorkflow:
         self._outbox = outbox.Outbox()
         self._published: Complaint | None = None
         self._projecting = 0
+        # Deadlines the rules refused when they fell due: skipped from then on (see `_fire`).
+        self._refused: set[Due] = set()
         # The receipt is recorded here, not in `run`: an update may be handled before `run`
         # starts, and it must find the complaint already received. `run` projects it.
         # Received when the workflow was started, not when a worker first picked it up.
@@ -101,7 +99,7 @@ class ComplaintWorkflow:
             await self._record(rules.acknowledge(self._c, workflow.now(), delivery))
 
     async def _wait_for_change_or_deadline(self) -> None:
-        due = next_due(self._c, self._policy, workflow.now())
+        due = next_due(self._c, self._policy, workflow.now(), skip=self._refused)
         seen = self._version
 
         def woken() -> bool:
@@ -121,11 +119,22 @@ class ComplaintWorkflow:
 
     async def _fire(self, expected: Due) -> None:
         now = workflow.now()
-        due = next_due(self._c, self._policy, now)
+        due = next_due(self._c, self._policy, now, skip=self._refused)
         # Something may have changed in the same activation as the timer fired.
         if due is None or due.kind is not expected.kind or due.at - now >= _TICK:
             return
-        await self._record(apply_due(self._c, due, now, self._inp.supervision))
+        try:
+            change = apply_due(self._c, due, now, self._inp.supervision)
+        except ValueError as err:
+            # Nobody to answer, and raising would fail the task forever: the deadline is
+            # logged as refused and skipped, and the complaint waits for the next one.
+            self._refused.add(due)
+            workflow.logger.error(
+                "deadline refused by the rules; skipped",
+                extra={"due": due.kind.value, "reason": refusal(err).message},
+            )
+            return
+        await self._record(change)
 
     async def _tell_matter(
         self, signal: Callable[[ComplaintMatterWorkflow, MatterMember], None]
@@ -214,17 +223,16 @@ class ComplaintWorkflow:
     def _check(self, transition: Transition) -> None:
         try:
             transition(self._c, workflow.now())
-        except ComplaintRuleError as err:
-            raise _refusal(err) from None
+        except ValueError as err:
+            raise refusal(err, type="ComplaintRuleError") from None
 
     async def _apply(self, transition: Transition) -> Complaint:
-        try:
-            change = transition(self._c, workflow.now())
-        except ComplaintRuleError as err:  # the state moved on since the validator ran
-            raise _refusal(err) from None
-        return await self._record(change)
+        # A refusal here (the state moved on since the validator ran) answers the update:
+        # every handler is `refusing`.
+        return await self._record(transition(self._c, workflow.now()))
 
     @workflow.update
+    @refusing()
     async def assess(self, cmd: Assessment) -> Complaint:
         return await self._apply(lambda c, now: rules.assess(c, cmd, now, self._policy))
 
@@ -233,6 +241,7 @@ class ComplaintWorkflow:
         self._check(lambda c, now: rules.assess(c, cmd, now, self._policy))
 
     @workflow.update
+    @refusing()
     async def investigate(self, cmd: InvestigationStep) -> Complaint:
         return await self._apply(lambda c, now: rules.investigate(c, cmd, now))
 
@@ -241,6 +250,7 @@ class ComplaintWorkflow:
         self._check(lambda c, now: rules.investigate(c, cmd, now))
 
     @workflow.update
+    @refusing()
     async def resolve(self, cmd: ResolutionPlan) -> Complaint:
         return await self._apply(lambda c, now: rules.resolve(c, cmd, now, self._policy))
 
@@ -249,6 +259,7 @@ class ComplaintWorkflow:
         self._check(lambda c, now: rules.resolve(c, cmd, now, self._policy))
 
     @workflow.update
+    @refusing()
     async def follow_up(self, cmd: FollowUpAnswer) -> Complaint:
         return await self._apply(lambda c, now: rules.follow_up(c, cmd, now, self._policy))
 
@@ -257,6 +268,7 @@ class ComplaintWorkflow:
         self._check(lambda c, now: rules.follow_up(c, cmd, now, self._policy))
 
     @workflow.update
+    @refusing()
     async def extend(self, cmd: ExtensionRequest) -> Complaint:
         return await self._apply(lambda c, now: rules.extend(c, cmd, now, self._policy))
 
@@ -265,6 +277,7 @@ class ComplaintWorkflow:
         self._check(lambda c, now: rules.extend(c, cmd, now, self._policy))
 
     @workflow.update
+    @refusing()
     async def reassign(self, cmd: Reassignment) -> Complaint:
         return await self._apply(lambda c, now: rules.reassign(c, cmd, now))
 
@@ -273,6 +286,7 @@ class ComplaintWorkflow:
         self._check(lambda c, now: rules.reassign(c, cmd, now))
 
     @workflow.update
+    @refusing()
     async def withdraw(self, cmd: Withdrawal) -> Complaint:
         return await self._apply(lambda c, now: rules.withdraw(c, cmd, now))
 
@@ -281,6 +295,7 @@ class ComplaintWorkflow:
         self._check(lambda c, now: rules.withdraw(c, cmd, now))
 
     @workflow.update
+    @refusing()
     async def merge_repeat(self, cmd: RepeatSubmission) -> Complaint:
         return await self._apply(lambda c, now: rules.merge_repeat(c, cmd, now))
 

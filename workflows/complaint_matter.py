@@ -27,6 +27,9 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+with workflow.unsafe.imports_passed_through():
+    from workflows.refusals import refusing
+
 _MODEL = ConfigDict(frozen=True, extra="forbid")
 CONFIRM_WITHIN = timedelta(minutes=1)
 
@@ -76,6 +79,7 @@ class ComplaintMatterWorkflow:
         workflow.set_current_details(f"complaint on this matter: `{self._owner}` ({state})")
 
     @workflow.update
+    @refusing("claim")
     async def claim(self, req: MatterClaim) -> MatterOwner:
         settled = (None, req.complaint_id, req.replace_closed)
         while self._owner not in settled and not self._confirmed:

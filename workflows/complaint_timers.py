@@ -8,6 +8,7 @@ it is never due twice for the same deadline.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -57,9 +58,12 @@ def _candidates(c: Complaint, policy: Policy, now: datetime) -> list[Due]:
     return due
 
 
-def next_due(c: Complaint, policy: Policy, now: datetime) -> Due | None:
-    """The earliest thing the complaint waits for on the clock, or None if nothing is timed."""
-    due = _candidates(c, policy, now)
+def next_due(
+    c: Complaint, policy: Policy, now: datetime, skip: Set[Due] = frozenset()
+) -> Due | None:
+    """The earliest thing the complaint waits for on the clock, or None if nothing is timed;
+    `skip`: those the rules refused when they fell due."""
+    due = [d for d in _candidates(c, policy, now) if d not in skip]
     if not due:
         return None
     return min(due, key=lambda d: (d.at, _ORDER.index(d.kind)))

@@ -5,7 +5,7 @@ test family.)"""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, select
+from temporalio import activity
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -22,6 +23,7 @@ from activities.client_events import ClientEventActivities
 from activities.clients import ClientActivities
 from activities.deps import ActivityDeps
 from activities.notifications import NotificationActivities
+from activities.privacy import PrivacyActivities
 from activities.tier_review import TierReviewActivities, TierSignalActivities
 from commands.base import CommandContext
 from domain.enums import Tier
@@ -55,9 +57,17 @@ async def private_clock(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
 
 @asynccontextmanager
 async def client_worker(
-    client: Client, engine: Engine, keyring: KeyRing, *, ends: Iterable[str] = ()
+    client: Client,
+    engine: Engine,
+    keyring: KeyRing,
+    *,
+    ends: Iterable[str] = (),
+    replace: Iterable[Callable[..., Any]] = (),
 ) -> AsyncIterator[str]:
     """A worker on a fresh task queue with every workflow and activity of the client service.
+
+    `replace` holds activities that stand in for the real ones of the same name (a projection
+    held up, a gateway failing), to provoke what a slow or broken dependency does.
 
     The workflows named in `ends` are terminated before the worker stops: on the shared
     time-skipping server, a timer firing for a workflow nobody polls for leaves a workflow task
@@ -68,21 +78,26 @@ async def client_worker(
     notify = NotificationActivities(deps)
     clients, tiers = ClientActivities(deps), TierReviewActivities(deps)
     events = ClientEventActivities(deps, notify)
+    standins = {activity_name(fn): fn for fn in replace}
+    real: list[Callable[..., Any]] = [
+        notify.notify,
+        clients.project_client_service,
+        clients.load_holiday_table,
+        tiers.evaluate_tier_page,
+        tiers.project_tier_decisions,
+        TierSignalActivities(client).signal_tier_changes,
+        events.invite_page,
+        events.project_client_event,
+        PrivacyActivities(deps).erase_client_personal_data,
+    ]
+    activities = [standins.pop(activity_name(fn), fn) for fn in real]
+    assert not standins, f"no such activity to replace: {sorted(standins)}"
     with ThreadPoolExecutor(max_workers=16) as pool:
         async with Worker(
             client,
             task_queue=queue,
             workflows=[ClientServiceWorkflow, TierReviewWorkflow, ClientEventWorkflow],
-            activities=[
-                notify.notify,
-                clients.project_client_service,
-                clients.load_holiday_table,
-                tiers.evaluate_tier_page,
-                tiers.project_tier_decisions,
-                TierSignalActivities(client).signal_tier_changes,
-                events.invite_page,
-                events.project_client_event,
-            ],
+            activities=activities,
             activity_executor=pool,
         ):
             try:
@@ -90,6 +105,12 @@ async def client_worker(
             finally:
                 for workflow_id in ends:
                     await end_workflow(client, workflow_id)
+
+
+def activity_name(fn: Callable[..., Any]) -> str:
+    defn = activity._Definition.must_from_callable(fn)
+    assert defn.name is not None
+    return defn.name
 
 
 async def end_workflow(client: Client, workflow_id: str) -> None:
