@@ -2,6 +2,10 @@
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
+# The locked dependencies first, each file checked against its hash (and cached as a layer of
+# its own); then the project without resolving anything again.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY domain ./domain
 COPY workflows ./workflows
@@ -15,6 +19,6 @@ COPY simulation ./simulation
 COPY migrations ./migrations
 COPY config ./config
 COPY alembic.ini worker.py starter.py auditor.py ./
-RUN pip install . && useradd --system --uid 10001 clientcare
+RUN pip install --no-deps . && useradd --system --uid 10001 clientcare
 USER clientcare
 CMD ["python", "worker.py"]

@@ -4,16 +4,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser lint typecheck pytest clean
+.PHONY: run test install lock browser lint typecheck pytest clean
 
-$(STAMP): pyproject.toml
+# Installs exactly the dev lock (every file checked against its hash), then the project itself
+# without letting pip resolve anything. The lock is written by `make lock`, never by hand.
+$(STAMP): pyproject.toml requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11+" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolves pyproject.toml into requirements.lock (what the image installs) and
+# requirements-dev.lock (that plus the dev tools, held to the same pins), keeping every pin that
+# still fits. `make lock LOCK_ARGS=--upgrade` takes the newest allowed versions of everything,
+# `LOCK_ARGS="--upgrade-package holidays"` of one package. Needs the package index.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" --quiet $(LOCK_ARGS)
+lock: $(STAMP)
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev -c requirements.lock -o requirements-dev.lock
 
 run: $(STAMP)
 	$(BIN)/python -m infra.devstack $(ARGS)

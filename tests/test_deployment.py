@@ -87,7 +87,8 @@ def test_worker_wiring(compose: dict[str, Any]) -> None:
 
 def test_dockerfile_copies_every_package_it_runs() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "pip install ." in dockerfile
+    assert "pip install --no-deps ." in dockerfile
+    assert "pip install --require-hashes -r requirements.lock" in dockerfile
     copied = set(re.findall(r"^COPY (\w+) \./", dockerfile, flags=re.M))
     not_shipped = {"tests", "bench"}  # the image runs the service, not its tests or benchmarks
     packages = {
