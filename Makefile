@@ -28,7 +28,7 @@ lock: $(STAMP)
 	$(UV_COMPILE) --extra dev -c requirements.lock -o requirements-dev.lock
 
 run: $(STAMP)
-	$(BIN)/python -m infra.devstack $(ARGS)
+	$(BIN)/python -m devstack $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
 from domain.consent import Consents, ContactChannel, Purpose
-from infra.redact import mask_value
+from domain.personal_data import mask_value
 from projections.tables import clients, notifications
 from projections.writer import insert_once
 

@@ -43,6 +43,7 @@ from infra.keys import KeyRing
 from infra.temporal import data_converter, register_search_attributes
 from projections.crypto import FieldCipher
 from worker import build_worker
+from workflows import search_attributes
 
 MAX_EVENTS_PER_RUN = 4096
 POLICY = Policy()
@@ -130,7 +131,7 @@ async def client_years(url: str, keyring: KeyRing, years: int, per_tier: int) ->
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter(keyring), test_server_existing_path=temporal_test_server()
     )
-    await register_search_attributes(env.client)
+    await register_search_attributes(env.client, search_attributes.ALL)
     engine = make_engine(url)
     deps = ActivityDeps(engine=engine, cipher=FieldCipher(keyring))
     queue = f"years-{uuid.uuid4().hex[:6]}"

@@ -29,6 +29,7 @@ from infra.keys import KeyRing, new_key_entry
 from infra.processes import die_with_parent, wait_for_port
 from infra.settings import ROOT
 from infra.temporal import data_converter, register_search_attributes, search_attribute_flags
+from workflows import search_attributes
 
 
 def _popen(
@@ -84,7 +85,7 @@ class DevServer:
             "--headless",
             "--log-level",
             "error",
-            *search_attribute_flags(),
+            *search_attribute_flags(search_attributes.ALL),
         ]
         self.process = _popen(argv, self.log_path)
         wait_for_port(self.port, self.process, timeout, "the Temporal dev server")
@@ -249,7 +250,7 @@ async def local_stack(
         )
         client = await connect(endpoints)
         if server is None:
-            await register_search_attributes(client)
+            await register_search_attributes(client, search_attributes.ALL)
         yield endpoints
     finally:
         if server is not None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, TLSConfig
+from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
@@ -76,12 +79,12 @@ async def connect(settings: Settings | None = None, keyring: KeyRing | None = No
     )
 
 
-def search_attribute_flags() -> list[str]:
-    """`--search-attribute Name=Type` flags for `temporal server start-dev`."""
-    from workflows.search_attributes import ALL
-
+def search_attribute_flags(keys: Iterable[SearchAttributeKey[Any]]) -> list[str]:
+    """`--search-attribute Name=Type` flags for `temporal server start-dev`. The keys are
+    passed in (`workflows.search_attributes.ALL`): the workflows define them, infra only
+    registers them."""
     flags: list[str] = []
-    for key in ALL:
+    for key in keys:
         flags += ["--search-attribute", f"{key.name}={_type_name(key)}"]
     return flags
 
@@ -91,15 +94,15 @@ def _type_name(key: object) -> str:
     return {1: "Text", 2: "Keyword", 3: "Int", 4: "Double", 5: "Bool", 6: "Datetime"}[int(indexed)]
 
 
-async def register_search_attributes(client: Client) -> None:
+async def register_search_attributes(
+    client: Client, keys: Iterable[SearchAttributeKey[Any]]
+) -> None:
     """For servers started without the flags (the time-skipping test server, a real cluster)."""
     from temporalio.api.operatorservice.v1 import (
         AddSearchAttributesRequest,
         ListSearchAttributesRequest,
     )
     from temporalio.service import RPCError, RPCStatusCode
-
-    from workflows.search_attributes import ALL
 
     try:
         listed = await client.operator_service.list_search_attributes(
@@ -110,7 +113,7 @@ async def register_search_attributes(client: Client) -> None:
         if err.status != RPCStatusCode.UNIMPLEMENTED:  # the test server cannot list them
             raise
         existing = set()
-    wanted = {key.name: key.indexed_value_type for key in ALL if key.name not in existing}
+    wanted = {key.name: key.indexed_value_type for key in keys if key.name not in existing}
     if wanted:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine
 
-from infra.redact import mask_text
+from domain.personal_data import mask_text
 from projections.tables import access_log
 
 

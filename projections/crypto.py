@@ -16,13 +16,12 @@ import json
 import os
 import re
 import unicodedata
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from infra.keys import KeyRing
 
 _VERSION = 2
 _NONCE = 12
@@ -35,6 +34,20 @@ _NUMBERISH = re.compile(r"\+?\d+[Xx]?")
 _CN_MOBILE = re.compile(r"(?:\+86|0086|86)(1[3-9]\d{9})")
 
 
+class KeySource(Protocol):
+    """What the cipher needs of a key ring (`infra.keys.KeyRing` is one): the read models sit
+    below the wiring that loads keys, so they name the shape, not the loader."""
+
+    @property
+    def keys(self) -> Mapping[str, bytes]: ...
+    @property
+    def primary(self) -> str: ...
+    @property
+    def index_kid(self) -> str: ...
+    def key(self, kid: str) -> bytes: ...
+    def subkey(self, kid: str, purpose: str) -> bytes: ...
+
+
 class FieldCipherError(ValueError):
     """A sealed value that cannot be opened. Messages never include the value."""
 
@@ -42,7 +55,7 @@ class FieldCipherError(ValueError):
 class FieldCipher:
     """`seal`/`open` personal values; `blind` gives a stable lookup hash of a normalised value."""
 
-    def __init__(self, keyring: KeyRing) -> None:
+    def __init__(self, keyring: KeySource) -> None:
         self._ring = keyring
         self._aead = {kid: AESGCM(keyring.subkey(kid, FIELD_PURPOSE)) for kid in keyring.keys}
         self._index_key = keyring.subkey(keyring.index_kid, INDEX_PURPOSE)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 
-from infra.settings import ROOT
+ROOT = Path(__file__).resolve().parent.parent  # the repository: alembic.ini and migrations/
 
 
 def alembic_config(url: str) -> Config:

@@ -42,6 +42,7 @@ from simulation.analysis import Analyst
 from simulation.histories import StartedWorkflows, export_all, settle
 from simulation.plan import Step, YearPlan, month_starts, plan_year
 from simulation.staff import Staff
+from workflows import search_attributes
 from workflows.kpi_report import SCHEDULE_ID as KPI_REPORT
 from workflows.kpi_report import KpiReportInput, KpiReportWorkflow
 from workflows.tier_review import SCHEDULE_ID as TIER_REVIEW
@@ -207,7 +208,7 @@ async def simulate_year(
         test_server_existing_path=temporal_test_server(),
     )
     try:
-        await register_search_attributes(env.client)
+        await register_search_attributes(env.client, search_attributes.ALL)
         noted = StartedWorkflows()
         config = env.client.config()
         config["interceptors"] = [*config["interceptors"], noted]

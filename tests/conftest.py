@@ -22,6 +22,7 @@ from infra.keys import KeyRing, new_key_entry
 from infra.temporal import data_converter, register_search_attributes, search_attribute_flags
 from projections.migrate import upgrade
 from projections.tables import metadata
+from workflows import search_attributes
 
 os.environ.setdefault("CLIENT_CARE_PG_FAST", "1")
 
@@ -78,7 +79,7 @@ async def ts_env(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
         data_converter=data_converter(keyring),
         test_server_existing_path=temporal_test_server(),
     )
-    await register_search_attributes(env.client)
+    await register_search_attributes(env.client, search_attributes.ALL)
     yield env
     await env.shutdown()
 
@@ -92,7 +93,7 @@ async def dev_env(
         data_converter=data_converter(keyring),
         dev_server_existing_path=temporal_cli(),
         dev_server_extra_args=[
-            *search_attribute_flags(),
+            *search_attribute_flags(search_attributes.ALL),
             "--db-filename",
             str(tmp_path_factory.mktemp("temporal") / "dev.db"),
         ],

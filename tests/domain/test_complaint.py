@@ -29,8 +29,8 @@ from domain.complaint import (
 )
 from domain.complaint_state import Complaint, receive
 from domain.enums import Severity
+from domain.personal_data import is_personal_key
 from domain.policy import ComplaintPolicy, Policy
-from infra.redact import is_personal_key
 
 POLICY = Policy()
 T0 = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai

@@ -35,7 +35,7 @@ def _stack_env(data_dir: Path) -> dict[str, str]:
 
 def _start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "infra.devstack", *args],
+        [sys.executable, "-m", "devstack", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from infra.redact import is_personal_key, mask_text, mask_value, redact_processor
+from domain.personal_data import is_personal_key, mask_text, mask_value
+from infra.redact import redact_processor
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from infra.redact import LOGGABLE_KEYS, REDACTED, is_personal_key, mask_text, redact_processor
+from domain.personal_data import REDACTED, is_personal_key, mask_text
+from infra.redact import LOGGABLE_KEYS, redact_processor
 from infra.settings import ROOT
 
 

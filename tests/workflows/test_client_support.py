@@ -33,6 +33,7 @@ from infra.keys import KeyRing
 from infra.temporal import data_converter, register_search_attributes
 from projections.crypto import FieldCipher
 from projections.tables import notifications, service_tasks
+from workflows import search_attributes
 from workflows.client_events import ClientEventWorkflow
 from workflows.client_service import ClientServiceWorkflow
 from workflows.tier_review import TierReviewWorkflow
@@ -50,7 +51,7 @@ async def private_clock(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
         data_converter=data_converter(keyring),
         test_server_existing_path=temporal_test_server(),
     )
-    await register_search_attributes(env.client)
+    await register_search_attributes(env.client, search_attributes.ALL)
     yield env
     await env.shutdown()
 

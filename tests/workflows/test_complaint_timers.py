@@ -15,8 +15,8 @@ from domain.complaint import (
     Stage,
 )
 from domain.complaint_state import Complaint, receive
+from domain.personal_data import mask_value
 from domain.policy import Policy
-from infra.redact import mask_value
 from workflows import search_attributes as sa
 from workflows.complaint_effects import (
     current_details,

@@ -24,6 +24,7 @@ from infra.policy_file import PolicyFileError, policy_from_settings
 from infra.processes import Supervisor, port_in_use, wait_for_port
 from infra.settings import DATA_DIR, ROOT, Settings
 from infra.temporal import search_attribute_flags
+from workflows import search_attributes
 
 MIN_FREE_DISK = 512 * 1024 * 1024
 
@@ -184,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
                     f"http://localhost:{settings.codec_server_port}",
                     "--log-level",
                     "warn",
-                    *search_attribute_flags(),
+                    *search_attribute_flags(search_attributes.ALL),
                 ],
             )
             wait_for_port(port, temporal, 60, "the Temporal dev server")
