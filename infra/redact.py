@@ -30,7 +30,10 @@ LOGGABLE_KEYS = frozenset(
         # ours: identifiers, states and counts
         "client_id", "complaint_id", "review_id", "period", "seq", "kind", "stage", "status",
         "tier", "via", "template", "channel", "purpose", "signal", "snapshots", "not_running",
-        "error", "url", "cors_origin",
+        "error", "url", "cors_origin", "due",
+        # a refusal's message names fields and rules, never values (domain.refusals); a
+        # `reason` is not here: commands carry free-text reasons written by staff
+        "refusal",
         # pydantic's error dicts (their `input` and `ctx` echo the value, so they are not here)
         "errors", "type", "loc", "msg",
     }

@@ -131,7 +131,7 @@ class ComplaintWorkflow:
             self._refused.add(due)
             workflow.logger.error(
                 "deadline refused by the rules; skipped",
-                extra={"due": due.kind.value, "reason": refusal(err).message},
+                extra={"due": due.kind.value, "refusal": refusal(err).message},
             )
             return
         await self._record(change)
