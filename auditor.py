@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODULE:ATTRIBUTE",
         help="the workflow classes to replay against (default: workflows.registry:ALL_WORKFLOWS)",
     )
+    replay.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="replay in N processes (default: one per core; 1 replays in this process)",
+    )
 
     history = sub.add_parser("history", help="a workflow's decrypted, readable timeline")
     history.add_argument("workflow_id")
@@ -75,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     for command in (replay, history, rebuild, verify):
         command.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 def _print(args: argparse.Namespace, report: Any, text: Callable[[], str]) -> None:
@@ -131,14 +143,20 @@ def _actor(args: argparse.Namespace) -> str:
 
 
 async def _replay(args: argparse.Namespace, ctx: _Context) -> int:
-    from audit import replay, sources
+    from functools import partial
+
+    from audit import parallel, replay, sources
+    from infra.keys import load_keyring
 
     if args.run_id and not args.workflow_id:
         raise ValueError("--run-id needs --workflow-id")
     workflows = replay.load_workflows(args.workflows or replay.DEFAULT_REGISTRY)
+    jobs = args.jobs or parallel.default_jobs()
     if args.history_file or args.history_dir:
         files = args.history_file or sources.json_files(args.history_dir)
-        report = await replay.replay_files(files, workflows, lambda: ctx.keyring)
+        # Loaded only where an encrypted export needs it, in each replay process.
+        keyring = partial(load_keyring, ctx.settings)
+        report = await parallel.replay_files(files, workflows, keyring, jobs)
     else:
         client = await ctx.client()
         if args.workflow_id:
@@ -148,7 +166,7 @@ async def _replay(args: argparse.Namespace, ctx: _Context) -> int:
             histories = sources.from_list(runs)
         else:
             histories = sources.matching(client, args.query or "")
-        report = await replay.replay(histories, workflows, client.data_converter)
+        report = await parallel.replay_stream(histories, workflows, ctx.keyring, jobs)
     _print(args, report.as_json(), report.as_text)
     return EXIT_OK if report.ok else EXIT_FINDINGS
 

@@ -96,7 +96,13 @@ async def replay(
 ) -> ReplayReport:
     """Replays every history (the code must make the same decisions it recorded) and collects
     a finding per run that fails, rather than stopping at the first."""
-    replayer = Replayer(workflows=workflows, data_converter=converter)
+    return await replay_with(Replayer(workflows=workflows, data_converter=converter), histories)
+
+
+async def replay_with(
+    replayer: Replayer, histories: AsyncIterator[WorkflowHistory]
+) -> ReplayReport:
+    """`replay` with a Replayer already made (a replay process keeps one per converter)."""
     report = ReplayReport()
     async with replayer.workflow_replay_iterator(histories) as results:
         async for result in results:
@@ -112,16 +118,27 @@ async def replay_files(
     """Replays JSON exports. Encrypted ones (a CLI export) go through the project's encrypting
     converter; decrypted ones (as `tests/histories/` keeps them, so they replay under any key)
     through the same converter without the codec, which would rightly refuse plaintext."""
-    histories = [sources.from_file(path) for path in paths]
+    return await replay_loaded(
+        [sources.from_file(path) for path in paths],
+        lambda encrypted: Replayer(
+            workflows=workflows,
+            data_converter=data_converter(keyring()) if encrypted else plain_converter(),
+        ),
+    )
+
+
+async def replay_loaded(
+    histories: Sequence[WorkflowHistory], replayer: Callable[[bool], Replayer]
+) -> ReplayReport:
+    """Exported histories, each through the Replayer `replayer(encrypted)` gives: with the
+    decrypting converter or, for a decrypted copy, the plain one."""
     encrypted = [h for h in histories if payloads.is_encrypted(h)]
     plain = [h for h in histories if not payloads.is_encrypted(h)]
     report = ReplayReport()
     if encrypted:
-        report.merge(
-            await replay(sources.from_list(encrypted), workflows, data_converter(keyring()))
-        )
+        report.merge(await replay_with(replayer(True), sources.from_list(encrypted)))
     if plain:
-        report.merge(await replay(sources.from_list(plain), workflows, plain_converter()))
+        report.merge(await replay_with(replayer(False), sources.from_list(plain)))
     return report
 
 

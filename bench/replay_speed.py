@@ -1,4 +1,5 @@
-"""Histories replayed per second: `auditor.py replay` against the SDK's bare `Replayer`.
+"""Histories replayed per second: `auditor.py replay` against the SDK's bare `Replayer`,
+in one process and in one process per core.
 
 The histories are real: complaint lifecycles (open → assess → investigate → resolve →
 follow-up 5) run here on a dev server by the production worker, fetched (encrypted, as the
@@ -7,12 +8,16 @@ are kept under --workdir with the throwaway key ring that encrypted them, and re
 run. Both sides read and parse the same files and replay every history against
 `workflows.registry.ALL_WORKFLOWS` with the project's decrypting converter:
 
-- audit: `audit.replay.replay_files` (what `auditor.py replay --history-file` runs);
-- bare: `WorkflowHistory.from_json` and `temporalio.worker.Replayer.workflow_replay_iterator`.
+- audit: `audit.replay.replay_files` in this process (`auditor.py replay --jobs 1`);
+- audit in processes: `audit.parallel.replay_files` with `--jobs` processes (default: one per
+  core), what `auditor.py replay --history-dir` runs; starting the processes is timed too;
+- bare: `WorkflowHistory.from_json` and `temporalio.worker.Replayer.workflow_replay_iterator`,
+  in this process.
 
-Target: the auditor replays at least 0.8 x as many histories per second as the bare Replayer.
+Targets: the auditor in one process replays at least 0.8 x as many histories per second as the
+bare Replayer; in one process per core (2 here), at least 1.6 x.
 
-    .venv/bin/python bench/replay_speed.py [--histories 1000]
+    .venv/bin/python bench/replay_speed.py [--histories 1000] [--jobs N]
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import os
 import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,7 +37,8 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from activities.deps import ActivityDeps
-from audit.replay import replay_files
+from audit import parallel
+from audit.replay import ReplayReport, replay_files
 from audit.sources import from_list
 from bench.common import Rate, Verdict, machine, parser, say, side_by_side
 from bench.complaint_throughput import bounded, full_lifecycle
@@ -46,6 +53,7 @@ from worker import build_worker
 from workflows.registry import ALL_WORKFLOWS
 
 TARGET = 0.8
+TARGET_PROCESSES = 1.6
 
 
 async def generate(client: Client, url: str, keyring: KeyRing, count: int, out: Path) -> None:
@@ -93,13 +101,14 @@ def keep_ring(folder: Path, keys: str) -> None:
     ring_file.chmod(0o600)
 
 
-async def histories(workdir: Path, count: int) -> tuple[list[Path], KeyRing]:
-    """The saved histories, generated first when fewer than `count` are there."""
+async def histories(workdir: Path, count: int) -> tuple[list[Path], str]:
+    """The saved histories, generated first when fewer than `count` are there, and the text of
+    the key ring that opens them."""
     folder = workdir / "replay" / "histories"
     paths, keys = saved(folder, count)
     if len(paths) >= count and keys is not None:
         say(f"reusing {count:,} histories saved in {folder}")
-        return paths, KeyRing.parse(keys)
+        return paths, keys
     # New histories go under the ring of those already saved, so one ring opens them all.
     env = {**os.environ, **({"CLIENT_CARE_KEYS": keys} if keys else {})}
     async with local_stack(workdir / "replay", env) as ep:
@@ -107,13 +116,26 @@ async def histories(workdir: Path, count: int) -> tuple[list[Path], KeyRing]:
         say(f"generating {count - len(paths):,} histories (complaint lifecycles on the dev server)")
 
         await generate(await connect(ep), ep.database_url, ep.keyring, count - len(paths), folder)
-        return saved(folder, count)[0], ep.keyring
+        return saved(folder, count)[0], ep.keys
 
 
-async def audit_side(paths: list[Path], keyring: KeyRing) -> int:
-    report = await replay_files(paths, ALL_WORKFLOWS, lambda: keyring)
-    assert report.ok, report.as_text()
+def replayed(report: ReplayReport, verdicts: list[ReplayReport]) -> int:
+    """The report's count; every round's report is kept, to compare the sides' verdicts."""
+    verdicts.append(report)
     return report.replayed
+
+
+async def audit_side(paths: list[Path], keys: str, verdicts: list[ReplayReport]) -> int:
+    report = await replay_files(paths, ALL_WORKFLOWS, partial(KeyRing.parse, keys))
+    return replayed(report, verdicts)
+
+
+async def processes_side(
+    paths: list[Path], keys: str, jobs: int, verdicts: list[ReplayReport]
+) -> int:
+    # A partial of a module-level function: it pickles, so each process opens the ring itself.
+    ring = partial(KeyRing.parse, keys)
+    return replayed(await parallel.replay_files(paths, ALL_WORKFLOWS, ring, jobs), verdicts)
 
 
 async def bare_side(paths: list[Path], keyring: KeyRing) -> int:
@@ -130,20 +152,41 @@ async def bare_side(paths: list[Path], keyring: KeyRing) -> int:
 async def main() -> int:
     p = parser(__doc__)
     p.add_argument("--histories", type=int, default=1000, help="how many histories to replay")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=parallel.default_jobs(),
+        help="replay processes of the auditor's parallel side (default: one per core, %(default)s)",
+    )
     args = p.parse_args()
-    paths, keyring = await histories(args.workdir, args.histories)
-    audit = Rate("auditor: audit.replay.replay_files", "histories")
-    bare = Rate("bare: temporalio.worker.Replayer", "histories")
+    paths, keys = await histories(args.workdir, args.histories)
+    keyring = KeyRing.parse(keys)
+    alone: list[ReplayReport] = []
+    spread: list[ReplayReport] = []
+    audit = Rate("auditor, 1 process: audit.replay.replay_files", "histories")
+    procs = Rate(f"auditor, {args.jobs} processes: audit.parallel.replay_files", "histories")
+    bare = Rate("bare: temporalio.worker.Replayer, 1 process", "histories")
     await side_by_side(
-        [(audit, lambda: audit_side(paths, keyring)), (bare, lambda: bare_side(paths, keyring))],
+        [
+            (audit, lambda: audit_side(paths, keys, alone)),
+            (procs, lambda: processes_side(paths, keys, args.jobs, spread)),
+            (bare, lambda: bare_side(paths, keyring)),
+        ],
         args.rounds,
     )
     verdict = Verdict()
-    verdict.ratio("auditor / bare Replayer", audit, bare, TARGET)
+    verdict.ratio("auditor, 1 process / bare Replayer", audit, bare, TARGET)
+    verdict.ratio(f"auditor, {args.jobs} processes / bare Replayer", procs, bare, TARGET_PROCESSES)
+    verdicts = {json.dumps(r.as_json(), sort_keys=True) for r in alone + spread}
+    verdict.check(
+        f"same verdicts in 1 and {args.jobs} processes, every round "
+        f"({spread[0].replayed:,} replayed, {len(spread[0].findings)} findings)",
+        len(verdicts) == 1 and spread[0].replayed == len(paths) and spread[0].ok,
+    )
     facts = {
         **machine(),
         "histories": f"{len(paths):,} complaint histories (encrypted JSON files)",
-        "rates": "\n" + audit.line() + "\n" + bare.line(),
+        "rates": "\n" + "\n".join(r.line() for r in (audit, procs, bare)),
     }
     return verdict.report("history replay", facts)
 
