@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--request-id",
         help="your key for this request: sent again with the same key, a command is not "
         "applied twice but answers as the first time (client and complaint updates)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="client import: onboardings in flight at once (default 32)",
     )
     return parser.parse_args(argv)
 
@@ -104,6 +110,7 @@ async def run(argv: list[str]) -> int:
             policy=policy,
             task_queue=settings.temporal_task_queue,
             request_id=request_id,
+            concurrency=args.concurrency,
         )
         result = await verbs[args.verb](ctx, args.id, body)
     except CommandError as exc:
@@ -119,4 +126,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The SDK's core threads can outlive the event loop and abort the interpreter's teardown
+    # (SIGABRT, temporalio/sdk-python#300), turning an answered command into a crash: the
+    # answer is printed by now, so leave without the teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -57,12 +57,14 @@ TARGET_PROCESSES = 1.6
 
 
 async def generate(client: Client, url: str, keyring: KeyRing, count: int, out: Path) -> None:
-    """Runs `count` complaint lifecycles and saves each complaint's history as JSON."""
+    """Runs `count` complaint lifecycles and saves each complaint's history as JSON, a hundred
+    at a time: on a busy machine a run that fails part-way keeps what it saved, and the next
+    run generates only the rest."""
     engine = make_engine(url)
     deps = ActivityDeps(engine=engine, cipher=FieldCipher(keyring))
     queue = f"replay-bench-{uuid.uuid4().hex[:6]}"
     ctx = CommandContext(client=client, policy=Policy(), task_queue=queue, engine=engine)
-    done = 0
+    done = saved = 0
 
     async def one() -> None:
         nonlocal done
@@ -73,15 +75,15 @@ async def generate(client: Client, url: str, keyring: KeyRing, count: int, out: 
 
     with ThreadPoolExecutor(32) as pool:
         async with build_worker(client, queue, deps, pool):
-            await bounded(count, 20, one)
-            say("saving histories")
-            query = f"TaskQueue='{queue}' AND WorkflowType='ComplaintWorkflow'"
-            saved = 0
-            async for execution in client.list_workflows(query):
-                handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-                history = await handle.fetch_history()
-                (out / f"{execution.id}.json").write_text(history.to_json())
-                saved += 1
+            while done < count:
+                await bounded(min(100, count - done), 10, one)
+                query = f"TaskQueue='{queue}' AND WorkflowType='ComplaintWorkflow'"
+                async for execution in client.list_workflows(query):
+                    file = out / f"{execution.id}.json"
+                    if not file.exists():
+                        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+                        file.write_text((await handle.fetch_history()).to_json())
+                        saved += 1
     engine.dispose()
     say(f"saved {saved:,} histories in {out}")
 

@@ -43,6 +43,9 @@ class CommandContext:
     key is not applied again, it gets the first one's answer (Temporal deduplicates an update by
     its id within a workflow run)."""
 
+    concurrency: int | None = None
+    """How many commands a bulk command (`client import`) keeps in flight; None: its default."""
+
     def update_id(self, verb: str) -> str | None:
         """The update id a request key gives one verb; None lets Temporal pick a fresh one."""
         return f"{verb}:{self.request_id}" if self.request_id else None

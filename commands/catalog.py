@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from commands import clients, complaints, demo, demo_year, events, improvements, privacy, report
+from commands import (
+    client_import,
+    clients,
+    complaints,
+    demo,
+    demo_year,
+    events,
+    improvements,
+    privacy,
+    report,
+)
 from commands.base import Command
 
 NOUNS: dict[str, dict[str, Command]] = {
-    "client": {**clients.COMMANDS, "erase": privacy.erase},
+    "client": {**clients.COMMANDS, "erase": privacy.erase, "import": client_import.run},
     "complaint": complaints.COMMANDS,
     "event": events.COMMANDS,
     "improvement": improvements.COMMANDS,

@@ -79,7 +79,11 @@ async def questionnaire(
 
 async def onboard(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
     """Starts the client's workflow, or updates the running one: onboarding twice is safe."""
-    file = parse(ClientFile, body, "client onboard")
+    return await onboard_file(ctx, parse(ClientFile, body, "client onboard"))
+
+
+async def onboard_file(ctx: CommandContext, file: ClientFile) -> dict[str, Any]:
+    """`onboard` of a file already validated (`client import` validates every row first)."""
     workflow_id = workflow_id_for(file.client_id)
     start = WithStartWorkflowOperation(
         ClientServiceWorkflow.run,

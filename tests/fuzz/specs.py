@@ -82,6 +82,8 @@ COMMANDS = [
     Spec("client", "pause", {"reason": "abroad until March"}, "client"),
     Spec("client", "resume", {}, "client"),
     Spec("client", "offboard", {"reason": "account closed"}, "client", moves=True),
+    # The ID is the file: fuzzed ones name no readable file (tests/commands/ imports real ones).
+    Spec("client", "import", {}),
     Spec("client", "erase", {"requested_by": "staff-1", "reason": "PIPL-2026-7"}, "client", True),
     Spec("event", "create", event_body(FRESH)),
     Spec("event", "show", {}, "event"),
