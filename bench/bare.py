@@ -58,3 +58,18 @@ class BareComplaint:
     @workflow.update
     async def follow_up(self, body: dict[str, Any]) -> str:
         return await self._step("follow_up")
+
+
+@workflow.defn(name="BareClient")
+class BareClient:
+    """The baseline of the import benchmark: an empty workflow onboarded by update-with-start,
+    as `client onboard` onboards a client, whose update answers at once and which then waits
+    (as a client's workflow parks on its timers). No policy, activities or encryption."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    async def onboard(self, body: dict[str, Any]) -> str:
+        return str(body["client_id"])
