@@ -21,11 +21,10 @@ from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
-from infra.keys import KeyRing, KeyRingError
+from infra.keys import PAYLOAD_PURPOSE, KeyRing, KeyRingError, PurposeRing
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
-PURPOSE = "temporal-payload/v1"
 _NONCE = 12
 _TAG = 16
 
@@ -35,9 +34,9 @@ class PlaintextPayloadError(KeyRingError):
 
 
 class EncryptionCodec(PayloadCodec):
-    def __init__(self, keyring: KeyRing) -> None:
+    def __init__(self, keyring: KeyRing | PurposeRing) -> None:
         self._ring = keyring
-        self._ciphers = {kid: AESGCM(keyring.subkey(kid, PURPOSE)) for kid in keyring.keys}
+        self._ciphers = {kid: AESGCM(keyring.subkey(kid, PAYLOAD_PURPOSE)) for kid in keyring.keys}
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.encrypt(p) for p in payloads]

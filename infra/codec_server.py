@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from temporalio.api.common.v1 import Payload, Payloads
 
 from infra.codec import EncryptionCodec
-from infra.keys import KeyRing, KeyRingError, load_codec_token, load_keyring
+from infra.keys import KeyRing, KeyRingError, PurposeRing, load_codec_token, load_payload_keys
 from projections.access import AccessAction, record_access
 
 __all__ = ["DecodeAccess", "database_audit", "load_codec_token", "main", "make_app"]
@@ -92,20 +92,38 @@ _LOGIN_PAGE = """<!doctype html><meta charset="utf-8"><title>Client Care codec s
 
 
 def make_app(
-    keyring: KeyRing,
+    keyring: KeyRing | PurposeRing,
     token: str,
     cors_origin: str,
     *,
     audit: AuditHook | None = None,
     session_ttl: timedelta = SESSION_TTL,
+    public_url: str | None = None,
+    trust_forwarded: bool = False,
 ) -> web.Application:
-    """`cors_origin`: the UI's origin (comma-separate several, e.g. localhost and 127.0.0.1)."""
+    """`cors_origin`: the UI's origin (comma-separate several, e.g. localhost and 127.0.0.1).
+
+    Behind a TLS-terminating proxy the request arrives as plain HTTP: the server's own origin
+    (for its login form) and the session cookie's `Secure` flag then follow `public_url`, or,
+    with `trust_forwarded`, the proxy's `X-Forwarded-Proto`/`X-Forwarded-Host`, which only a
+    proxy that overwrites them may be trusted with."""
     if not token:
         raise KeyRingError("the codec server needs a token")
     codec = EncryptionCodec(keyring)
     sessions = _Sessions(token, session_ttl)
     token_digest = _digest(token)
     origins = {o.strip().rstrip("/") for o in cors_origin.split(",") if o.strip()}
+    public_origin = public_url.strip().rstrip("/") if public_url else None
+
+    def own_origin(request: web.Request) -> str:
+        if public_origin:
+            return public_origin
+        if trust_forwarded:
+            proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+            host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+            if proto in ("http", "https"):
+                return f"{proto}://{host or request.host}"
+        return f"{request.scheme}://{request.host}"
 
     def authenticated(request: web.Request) -> str | None:
         scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
@@ -130,10 +148,9 @@ def make_app(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         origin = request.headers.get("Origin")
-        own_origin = f"{request.scheme}://{request.host}"
         # Browsers send Origin on cross-origin requests: only the UI (and our own login form)
         # may use this server from a page; the CLI sends no Origin at all.
-        if origin is not None and origin not in origins and origin != own_origin:
+        if origin is not None and origin not in origins and origin != own_origin(request):
             return _error(403, "origin not allowed")
         if request.method == "OPTIONS":
             if origin not in origins:
@@ -229,7 +246,7 @@ def make_app(
             max_age=int(sessions.ttl.total_seconds()),
             httponly=True,
             samesite="Strict",
-            secure=request.secure,
+            secure=request.secure or own_origin(request).startswith("https://"),
             path="/",
         )
         return response
@@ -286,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     configure_logging(fmt=settings.log_format)
     try:
-        keyring = load_keyring(settings)
+        keyring = load_payload_keys(settings)
         # Creating the dev token is never unsafe: an unknown random token locks everyone out
         # until they read it from the file.
         token = load_codec_token(settings, create_dev_token=True)
@@ -297,10 +314,21 @@ def main(argv: list[str] | None = None) -> None:
     port = args.port or settings.codec_server_port
     log.info(
         "codec server listening",
-        extra={"url": f"http://{host}:{port}", "cors_origin": settings.codec_cors_origin},
+        extra={
+            "url": settings.codec_public_url or f"http://{host}:{port}",
+            "cors_origin": settings.codec_cors_origin,
+        },
+    )
+    app = make_app(
+        keyring,
+        token,
+        settings.codec_cors_origin,
+        audit=audit,
+        public_url=settings.codec_public_url,
+        trust_forwarded=settings.codec_trust_forwarded,
     )
     web.run_app(
-        make_app(keyring, token, settings.codec_cors_origin, audit=audit),
+        app,
         host=host,
         port=port,
         print=None,

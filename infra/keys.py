@@ -35,6 +35,8 @@ DEV_CODEC_TOKEN_FILE = _settings.DATA_DIR / "codec-token"
 # Key ids travel in clear (payload metadata, sealed-field headers): short, printable, no secrets.
 _KID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 MIN_CODEC_TOKEN_LENGTH = 32
+# The purposes subkeys are derived for (HKDF info strings): each names one use of the ring.
+PAYLOAD_PURPOSE = "temporal-payload/v1"
 
 
 class KeyRingError(Exception):
@@ -99,6 +101,53 @@ class KeyRing:
     def subkey(self, kid: str, purpose: str) -> bytes:
         return derive_key(self.key(kid), purpose)
 
+    def for_purpose(self, purpose: str) -> PurposeRing:
+        """The subkeys of one purpose only, for a service that does only that (the codec
+        server decrypts payloads, so it never needs the field or blind-index keys)."""
+        return PurposeRing(
+            purpose=purpose,
+            keys={kid: self.subkey(kid, purpose) for kid in self.keys},
+            primary=self.primary,
+        )
+
+
+@dataclass(frozen=True)
+class PurposeRing:
+    """A ring of subkeys already derived for one purpose, in the ring's order; it answers
+    `subkey` for that purpose and refuses any other, so it can stand in for a `KeyRing`
+    wherever only that purpose is used. Format: as the ring's, `kid:base64subkey,...`."""
+
+    purpose: str
+    keys: Mapping[str, bytes] = field(repr=False)
+    primary: str
+
+    @classmethod
+    def parse(cls, text: str, purpose: str) -> PurposeRing:
+        ring = KeyRing.parse(text)  # same syntax and checks; these keys are used as they are
+        return cls(purpose=purpose, keys=ring.keys, primary=ring.primary)
+
+    def format(self) -> str:
+        return ",".join(f"{kid}:{base64.b64encode(key).decode()}" for kid, key in self.keys.items())
+
+    def key(self, kid: str) -> bytes:
+        try:
+            return self.keys[kid]
+        except KeyError:
+            raise KeyRingError(
+                f"no {self.purpose} subkey with id {kid!r} (ring holds {list(self.keys)})"
+            ) from None
+
+    @property
+    def index_kid(self) -> str:
+        return next(reversed(list(self.keys)))
+
+    def subkey(self, kid: str, purpose: str) -> bytes:
+        if purpose != self.purpose:
+            raise KeyRingError(
+                f"this ring holds only the {self.purpose} subkeys, not those for {purpose}"
+            )
+        return self.key(kid)
+
 
 def derive_key(key: bytes, purpose: str) -> bytes:
     """HKDF-SHA256 subkey for one purpose (key separation between codec, fields and indexes)."""
@@ -136,6 +185,24 @@ def load_keyring(settings: Settings, *, create_dev_key: bool = False) -> KeyRing
         ),
     )
     return KeyRing.parse(text)
+
+
+def load_payload_keys(settings: Settings) -> KeyRing | PurposeRing:
+    """What the codec server decrypts with: CLIENT_CARE_PAYLOAD_KEYS (the payload subkeys, from
+    `python -m infra.keys payload-keys`; the ring itself or a file's path) when set, so a
+    deployment hands it nothing else; else the whole ring, as the dev stack does."""
+    value = settings.client_care_payload_keys
+    if not value:
+        return load_keyring(settings)
+    if ":" not in value:
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise KeyRingError(
+                "CLIENT_CARE_PAYLOAD_KEYS is neither a ring ('kid:base64key,...') nor a "
+                "readable file"
+            )
+        value = read_secret_file(path, "CLIENT_CARE_PAYLOAD_KEYS")
+    return PurposeRing.parse(value, PAYLOAD_PURPOSE)
 
 
 def load_codec_token(settings: Settings, *, create_dev_token: bool = False) -> str:
@@ -192,3 +259,25 @@ def _read_or_create(path: Path, make: Callable[[], str], *, create: bool, missin
     finally:
         tmp.unlink(missing_ok=True)
     return read_secret_file(path, path.name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m infra.keys payload-keys`: print the payload subkeys of CLIENT_CARE_KEYS, the
+    only secret the codec server needs (CLIENT_CARE_PAYLOAD_KEYS)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m infra.keys", description=main.__doc__)
+    parser.add_argument("what", choices=["payload-keys"])
+    parser.parse_args(argv)
+    try:
+        ring = load_keyring(_settings.get_settings())
+    except KeyRingError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    print(ring.for_purpose(PAYLOAD_PURPOSE).format())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

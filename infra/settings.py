@@ -50,6 +50,19 @@ class Settings(BaseSettings):
         repr=False,
         description="bearer token, >= 32 chars; unset: the dev stack's .data/codec-token",
     )
+    codec_public_url: str | None = Field(
+        default=None,
+        description="the codec server's public origin behind a TLS proxy (https://codec.example)",
+    )
+    codec_trust_forwarded: bool = Field(
+        default=False,
+        description="origin from X-Forwarded-Proto/-Host (only behind a proxy that sets them)",
+    )
+    client_care_payload_keys: str | None = Field(
+        default=None,
+        repr=False,
+        description="the codec server's payload subkeys (python -m infra.keys payload-keys)",
+    )
     codec_cors_origin: str = Field(
         default="http://localhost:8233",
         description="the Temporal UI's origin (comma-separated if several); the only one allowed",
