@@ -28,10 +28,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from commands.base import CommandContext, CommandError
 from commands.clients import onboard_file, parse
+from commands.complaint_replies import ANSWER_WITHIN
 from domain.client import ClientFile
 from infra.progress import progress_bar
 from workflows.client_service_models import workflow_id_for
@@ -268,6 +270,13 @@ async def _import(
 ) -> None:
     gate = asyncio.Semaphore(limit)
     running: set[asyncio.Task[None]] = set()
+    broken: list[BaseException] = []
+
+    def finished(task: asyncio.Task[None]) -> None:
+        running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            broken.append(task.exception())  # type: ignore[arg-type]
+
     seen: dict[str, int] = {}
 
     def refuse(line: int, reason: str) -> None:
@@ -276,12 +285,21 @@ async def _import(
 
     async def onboard(line: int, file: ClientFile) -> None:
         try:
-            await onboard_file(ctx, file)
+            await onboard_file(ctx, file, rpc_timeout=ANSWER_WITHIN)
             summary.onboarded += 1
         except CommandError as err:
             summary.refused.append({"line": line, "reason": err.message})
         except RPCError as err:
             summary.failed.append({"line": line, "reason": f"Temporal did not answer: {err}"})
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            # One stuck row must not hold the import: it is reported, and a re-run sends it.
+            summary.failed.append(
+                {
+                    "line": line,
+                    "reason": f"no answer within {ANSWER_WITHIN.total_seconds():g}s "
+                    "(is a worker running?)",
+                }
+            )
         finally:
             gate.release()
             advance()
@@ -303,7 +321,7 @@ async def _import(
             await gate.acquire()
             task = asyncio.create_task(onboard(line, file))
             running.add(task)
-            task.add_done_callback(running.discard)
+            task.add_done_callback(finished)
 
     batch: list[tuple[int, ClientFile]] = []
     for row in rows:
@@ -326,3 +344,5 @@ async def _import(
     if batch:
         await send(batch)
     await asyncio.gather(*running)
+    if broken:  # a defect, not a refusal: it must not pass for a row's outcome
+        raise broken[0]

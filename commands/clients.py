@@ -8,6 +8,7 @@ what only the workflow knows (is a callback open, is the service paused).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -82,8 +83,11 @@ async def onboard(ctx: CommandContext, _id: str | None, body: dict[str, Any]) ->
     return await onboard_file(ctx, parse(ClientFile, body, "client onboard"))
 
 
-async def onboard_file(ctx: CommandContext, file: ClientFile) -> dict[str, Any]:
-    """`onboard` of a file already validated (`client import` validates every row first)."""
+async def onboard_file(
+    ctx: CommandContext, file: ClientFile, *, rpc_timeout: timedelta | None = None
+) -> dict[str, Any]:
+    """`onboard` of a file already validated (`client import` validates every row first);
+    with `rpc_timeout`, waiting longer for the answer raises the SDK's timeout error."""
     workflow_id = workflow_id_for(file.client_id)
     start = WithStartWorkflowOperation(
         ClientServiceWorkflow.run,
@@ -102,7 +106,10 @@ async def onboard_file(ctx: CommandContext, file: ClientFile) -> dict[str, Any]:
     result = await guarded(
         f"client onboard: no worker took client {file.client_id}",
         lambda: ctx.client.execute_update_with_start_workflow(
-            ClientServiceWorkflow.onboard, OnboardClient(file=file), start_workflow_operation=start
+            ClientServiceWorkflow.onboard,
+            OnboardClient(file=file),
+            start_workflow_operation=start,
+            rpc_timeout=rpc_timeout,
         ),
     )
     return result.model_dump(mode="json")
