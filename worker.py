@@ -20,6 +20,7 @@ from domain.policy import Policy
 from infra.database import database_url, make_engine
 from infra.keys import KeyRingError, load_keyring
 from infra.logging import configure_logging, forward_core_logs, get_logger
+from infra.metrics import ServiceMetrics, prometheus
 from infra.policy_file import PolicyFileError, policy_from_settings
 from infra.settings import Settings
 from infra.temporal import connect
@@ -52,8 +53,9 @@ async def ensure_schedules(client: Client, task_queue: str, policy: Policy) -> N
 
 async def main() -> int:
     configure_logging()
-    forward_core_logs()
     settings = Settings()
+    bind = settings.metrics_bind_address
+    runtime = forward_core_logs(metrics=prometheus(bind) if bind else None)
     try:
         policy = policy_from_settings(settings)
         keyring = load_keyring(settings)
@@ -72,9 +74,16 @@ async def main() -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         log.info("worker started", task_queue=settings.temporal_task_queue)
+        collecting = (
+            asyncio.create_task(ServiceMetrics(runtime.metric_meter, engine).run())
+            if bind
+            else None
+        )
         async with worker:
             await stop.wait()
             log.info("worker stopping: finishing running activities")
+            if collecting:
+                collecting.cancel()
     engine.dispose()
     log.info("worker stopped")
     return 0

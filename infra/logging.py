@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import structlog
+
+if TYPE_CHECKING:
+    from temporalio.runtime import PrometheusConfig, Runtime
 
 from infra.redact import redact_processor
 
@@ -58,9 +62,10 @@ def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
 
 
-def forward_core_logs(level: str = "WARN") -> None:
+def forward_core_logs(level: str = "WARN", metrics: PrometheusConfig | None = None) -> Runtime:
     """The SDK's Rust core logs to stdout by default, where starter and auditor print JSON;
-    forward its records into stdlib logging so they share the renderer (and the masking)."""
+    forward its records into stdlib logging so they share the renderer (and the masking).
+    With `metrics` (`infra.metrics.prometheus`), the same runtime serves Prometheus metrics."""
     from temporalio.runtime import (
         LogForwardingConfig,
         LoggingConfig,
@@ -71,4 +76,6 @@ def forward_core_logs(level: str = "WARN") -> None:
 
     forward = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
     logs = LoggingConfig(TelemetryFilter(core_level=level, other_level=level), forward)
-    Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=logs)))
+    runtime = Runtime(telemetry=TelemetryConfig(logging=logs, metrics=metrics))
+    Runtime.set_default(runtime)
+    return runtime

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
         default="http://localhost:8233",
         description="the Temporal UI's origin (comma-separated if several); the only one allowed",
     )
+    metrics_bind_address: str | None = Field(
+        default=None,
+        description="host:port where the worker serves Prometheus /metrics; unset: no metrics",
+    )
     log_format: str | None = Field(default=None, description="console|json; unset: by terminal")
 
 
