@@ -48,6 +48,9 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
+# The holiday table is read by a local activity (was: a scheduled activity).
+HOLIDAYS_LOCAL = "holiday-table-by-local-activity"
+
 
 class Effects:
     def __init__(self, policy: Policy, client_id: str) -> None:
@@ -69,12 +72,24 @@ class Effects:
         if years is None:
             return
         first, last = years
+        # A year more than needed: the table then outlives the next continue-as-new.
+        request = HolidayTableRequest(
+            holidays=self.policy.holidays, first_year=first, last_year=last + 1
+        )
+        if workflow.patched(HOLIDAYS_LOCAL):
+            # Pure and quick, so a local activity: its result is recorded all the same (as a
+            # marker), without the server round trips of a scheduled activity that every
+            # onboarding would otherwise wait for.
+            s.holidays = await workflow.execute_local_activity_method(
+                ClientActivities.load_holiday_table,
+                request,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                summary=f"holidays {first}-{last + 1}",
+            )
+            return
         s.holidays = await workflow.execute_activity_method(
             ClientActivities.load_holiday_table,
-            # A year more than needed: the table then outlives the next continue-as-new.
-            HolidayTableRequest(
-                holidays=self.policy.holidays, first_year=first, last_year=last + 1
-            ),
+            request,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             summary=f"holidays {first}-{last + 1}",
         )
