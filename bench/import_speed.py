@@ -37,7 +37,7 @@ from temporalio.worker import Worker
 from activities.deps import ActivityDeps
 from bench.bare import BareClient
 from bench.cadence_scale import client_body, tier_of
-from bench.common import Rate, Verdict, machine, parser, say, side_by_side
+from bench.common import Rate, Verdict, byte_compile, machine, parser, say, side_by_side
 from bench.localstack import connect, local_stack
 from commands import client_import
 from commands.base import CommandContext
@@ -98,6 +98,7 @@ async def main() -> int:
     p.add_argument("--clients", type=int, default=500, help="rows per round and side")
     p.add_argument("--concurrency", type=int, default=32, help="onboardings in flight at once")
     args = p.parse_args()
+    byte_compile()
     folder = args.workdir / "import"
     folder.mkdir(parents=True, exist_ok=True)
     imported = Rate("client import: validate, check, onboard, project", "clients")
