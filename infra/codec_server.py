@@ -25,6 +25,7 @@ from aiohttp import web
 from google.protobuf import json_format
 from sqlalchemy import Engine
 from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.common import MetricMeter
 
 from infra.codec import EncryptionCodec
 from infra.keys import KeyRing, KeyRingError, PurposeRing, load_codec_token, load_payload_keys
@@ -38,6 +39,8 @@ SESSION_COOKIE = "cc_codec_session"
 SESSION_TTL = timedelta(hours=8)
 MAX_BODY = 8 * 1024 * 1024  # Temporal caps one payload at 2 MiB; a UI batch holds several
 ALLOW_HEADERS = "authorization, content-type, x-namespace"
+METRIC_REQUESTS = "client_care_codec_requests"
+METRIC_PAYLOADS = "client_care_codec_payloads"
 
 
 @dataclass(frozen=True)
@@ -100,13 +103,15 @@ def make_app(
     session_ttl: timedelta = SESSION_TTL,
     public_url: str | None = None,
     trust_forwarded: bool = False,
+    meter: MetricMeter | None = None,
 ) -> web.Application:
     """`cors_origin`: the UI's origin (comma-separate several, e.g. localhost and 127.0.0.1).
 
     Behind a TLS-terminating proxy the request arrives as plain HTTP: the server's own origin
     (for its login form) and the session cookie's `Secure` flag then follow `public_url`, or,
     with `trust_forwarded`, the proxy's `X-Forwarded-Proto`/`X-Forwarded-Host`, which only a
-    proxy that overwrites them may be trusted with."""
+    proxy that overwrites them may be trusted with. With a `meter`, requests are counted by
+    action and status and decoded payloads by result (labels are those words only)."""
     if not token:
         raise KeyRingError("the codec server needs a token")
     codec = EncryptionCodec(keyring)
@@ -141,6 +146,24 @@ def make_app(
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Allow-Credentials"] = "true"
         response.headers["Vary"] = "Origin"
+        return response
+
+    requests = meter.create_counter(METRIC_REQUESTS, "codec server requests") if meter else None
+    decoded_payloads = (
+        meter.create_counter(METRIC_PAYLOADS, "payloads asked to decode, by result")
+        if meter
+        else None
+    )
+
+    @web.middleware
+    async def counted(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        response = await handler(request)
+        if requests is not None:
+            action = request.path.rstrip("/").rsplit("/", 1)[-1]
+            action = action if action in ("encode", "decode", "login") else "other"
+            requests.add(1, {"action": action, "status": str(response.status)})
         return response
 
     @web.middleware
@@ -184,6 +207,10 @@ def make_app(
         if action == "encode":
             return reply([codec.encrypt(p) for p in payloads])
         decoded, failed = decode_for_display(payloads)
+        if decoded_payloads is not None:
+            decoded_payloads.add(len(payloads) - failed, {"result": "decoded"})
+            if failed:
+                decoded_payloads.add(failed, {"result": "undecryptable"})
         if audit is not None:
             event = DecodeAccess(via, request.headers.get("X-Namespace"), len(payloads), failed)
             try:
@@ -262,7 +289,7 @@ def make_app(
         )
         return response
 
-    app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[counted, guard], client_max_size=MAX_BODY)
     app.router.add_route("*", "/{tail:.*}", route)
     return app
 
@@ -319,6 +346,16 @@ def main(argv: list[str] | None = None) -> None:
             "cors_origin": settings.codec_cors_origin,
         },
     )
+    meter = None
+    if settings.metrics_bind_address:
+        from temporalio.runtime import Runtime, TelemetryConfig
+
+        from infra.metrics import prometheus
+
+        runtime = Runtime(
+            telemetry=TelemetryConfig(metrics=prometheus(settings.metrics_bind_address))
+        )
+        meter = runtime.metric_meter
     app = make_app(
         keyring,
         token,
@@ -326,6 +363,7 @@ def main(argv: list[str] | None = None) -> None:
         audit=audit,
         public_url=settings.codec_public_url,
         trust_forwarded=settings.codec_trust_forwarded,
+        meter=meter,
     )
     web.run_app(
         app,

@@ -277,8 +277,9 @@ def test_prometheus_scrapes_temporal_and_grafana_reads_prometheus(services: dict
     }
     port = _env(services["temporal"])["PROMETHEUS_ENDPOINT"].rsplit(":", 1)[1]
     assert f"temporal:{port}" in targets
-    port = _env(services["worker"])["METRICS_BIND_ADDRESS"].rsplit(":", 1)[1]
-    assert f"worker:{port}" in targets
+    for name in ("worker", "codec-server"):
+        port = _env(services[name])["METRICS_BIND_ADDRESS"].rsplit(":", 1)[1]
+        assert f"{name}:{port}" in targets
     for target in targets:
         name, port = target.split(":")
         assert port in services[name]["expose"], target

@@ -12,15 +12,20 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+from aiohttp.test_utils import TestServer
+from google.protobuf import json_format
 from sqlalchemy import Engine, select
+from temporalio.api.common.v1 import Payload
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.testing import WorkflowEnvironment
 
 from commands.complaints import COMMANDS
 from domain.policy import Policy
 from infra.binaries import temporal_test_server
+from infra.codec import EncryptionCodec
+from infra.codec_server import make_app
 from infra.embedded_pg import free_port
-from infra.keys import KeyRing
+from infra.keys import KeyRing, new_key_entry
 from infra.metrics import ServiceMetrics, prometheus
 from infra.settings import ROOT
 from infra.temporal import data_converter, register_search_attributes
@@ -179,3 +184,29 @@ async def test_worker_py_serves_metrics_when_asked(
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 40)
+
+
+async def test_the_codec_server_counts_requests_and_decoded_payloads(keyring: KeyRing) -> None:
+    port = free_port()
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=prometheus(f"127.0.0.1:{port}")))
+    token = "metrics-codec-token-" + "z" * 24
+    app = make_app(keyring, token, "http://localhost:8233", meter=runtime.metric_meter)
+    sealed = EncryptionCodec(keyring).encrypt(Payload(metadata={"encoding": b"json/plain"}))
+    foreign = EncryptionCodec(KeyRing.parse(new_key_entry("other"))).encrypt(Payload())
+    body = {"payloads": [json_format.MessageToDict(p) for p in (sealed, foreign)]}
+    async with TestServer(app, host="127.0.0.1") as srv, aiohttp.ClientSession() as http:
+        auth = {"Authorization": f"Bearer {token}"}
+        async with http.post(srv.make_url("/default/decode"), json=body, headers=auth) as r:
+            assert r.status == 200
+        async with http.post(srv.make_url("/decode"), json=body) as r:
+            assert r.status == 401
+        series = await _scrape(port)
+    requests = "client_care_codec_requests_total"
+    assert _value(series, requests, action="decode", status="200") == 1
+    assert _value(series, requests, action="decode", status="401") == 1
+    payloads = "client_care_codec_payloads_total"
+    assert _value(series, payloads, result="decoded") == 1
+    assert _value(series, payloads, result="undecryptable") == 1
+    for name, pairs in series:
+        if name.startswith("client_care_codec"):
+            assert {k for k, _ in pairs} <= {"action", "status", "result", "service_name"}
