@@ -144,7 +144,7 @@ async def test_metrics_move_during_a_complaint_past_its_deadline(
         if name.startswith("client_care_"):
             assert {k for k, _ in pairs} <= SERVICE_LABELS, (name, pairs)
     text = repr(after)
-    for secret in ("c-9301", "c-9302", body["complainant"]["name"], "138"):
+    for secret in ("c-9301", "c-9302", body["complainant"]["name"], "13800138000", "example.cn"):
         assert secret not in text
 
 
