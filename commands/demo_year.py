@@ -15,6 +15,17 @@ from commands.base import CommandContext, CommandError, engine_for
 from commands.demo import sizes
 
 RESULT_FILE = "result.json"
+# The body of `starter.py report build --file ...` that rebuilds the year's own report: the
+# year's period, open items judged as of its end (today lies before the simulated year).
+REPORT_REQUEST_FILE = "report-request.json"
+
+
+def report_request(result_period: Any, out_dir: Path) -> dict[str, str]:
+    return {
+        "period": result_period.label,
+        "as_of": result_period.end.date().isoformat(),
+        "out_dir": str(out_dir / "report-rebuilt"),
+    }
 
 
 async def year(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +74,9 @@ async def year(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> di
         "database_url": make_url(url).render_as_string(hide_password=True),
         "histories_dir": str(out_dir / "histories"),
         "report": str(files.html),
+        "report_request": str(out_dir / REPORT_REQUEST_FILE),
     }
+    request = json.dumps(report_request(result.period, out_dir), indent=2) + "\n"
+    (out_dir / REPORT_REQUEST_FILE).write_text(request, encoding="utf-8")
     (out_dir / RESULT_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

@@ -16,7 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from commands.demo import ADVISORS, CONTENT, DEPARTMENTS, ROOT_CAUSES, client_body
-from domain.periods import add_months
 from domain.questionnaire import questionnaire_json
 
 # Relative weights of complaint arrivals by local weekday (Monday first) and hour.
@@ -43,11 +42,14 @@ class Step:
 
 @dataclass
 class YearPlan:
+    year: int
+    """The calendar year simulated: the report's period, labelled e.g. "2028"."""
     start: datetime
-    """The opening month's first instant: the book of clients is onboarded in its first
-    fortnight, so the year itself starts with clients, figures and a KPI snapshot to compare."""
+    """The opening month's first instant, 1 December of the year before: the book of clients is
+    onboarded in its first fortnight, so the year itself starts with clients, figures and a KPI
+    snapshot to compare."""
     year_start: datetime
-    """A month after `start`: the simulated year, the report's period, is [year_start, end)."""
+    """1 January, local: the simulated year is [year_start, end)."""
     end: datetime
     steps: list[Step] = field(default_factory=list)
     onboarded: dict[str, datetime] = field(default_factory=dict)
@@ -258,12 +260,29 @@ def plan_complaint(plan: YearPlan, rng: random.Random, zone: ZoneInfo, n: int) -
     plan.steps += [s for s in steps if s.at < plan.end]
 
 
-def plan_year(
-    start: datetime, zone: ZoneInfo, clients: int, complaints: int, seed: int
-) -> YearPlan:
+def simulated_year(now: datetime, zone: ZoneInfo) -> int:
+    """The first calendar year whose opening month (the December before it) lies wholly ahead
+    of `now`: a time-skipping server can only move forward, so a December already begun is too
+    late to open the year after it. Run on 2026-11-30 this is 2027; on 2026-12-01, 2028."""
+    local = now.astimezone(zone)
+    year = local.year + 1
+    if datetime(local.year, 12, 1, tzinfo=zone) < now:
+        year += 1
+    return year
+
+
+def plan_year(now: datetime, zone: ZoneInfo, clients: int, complaints: int, seed: int) -> YearPlan:
+    """The script of `simulated_year(now)`: the same seed and sizes give the same script for
+    every `now` that falls before the same opening month."""
     rng = random.Random(seed)
-    year_start = add_months(start, 1)
-    plan = YearPlan(start=start, year_start=year_start, end=add_months(year_start, 12))
+    year = simulated_year(now, zone)
+    year_start = datetime(year, 1, 1, tzinfo=zone)
+    plan = YearPlan(
+        year=year,
+        start=datetime(year - 1, 12, 1, tzinfo=zone),
+        year_start=year_start,
+        end=datetime(year + 1, 1, 1, tzinfo=zone),
+    )
     plan.diligence = {a: round(rng.uniform(0.6, 0.97), 2) for a in ADVISORS}
     plan_clients(plan, rng, zone, clients)
     for n in range(1, complaints + 1):

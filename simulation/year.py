@@ -111,10 +111,6 @@ async def _within(action: Action, label: str, at: datetime) -> None:
         ) from None
 
 
-def _next_month_start(now: datetime, policy: Policy) -> datetime:
-    return month_starts(now, now + timedelta(days=32), policy.zone(), 0)[0]
-
-
 class YearDriver:
     def __init__(self, ctx: CommandContext, plan: YearPlan, staff: Staff, result: YearResult):
         self._ctx, self._plan, self._staff, self._result = ctx, plan, staff, result
@@ -213,10 +209,12 @@ async def simulate_year(
         config = env.client.config()
         config["interceptors"] = [*config["interceptors"], noted]
         client = Client(**config)
-        start = _next_month_start(await env.get_current_time(), policy)
-        await sleep_until(env, start)
-        plan = plan_year(start, policy.zone(), size.clients, size.complaints, seed)
-        period = ReportingPeriod.custom(plan.year_start, plan.end, policy.zone())
+        # The server's clock starts at the wall clock: that is "now" for the plan, and the
+        # only place the real date enters the simulation.
+        now = await env.get_current_time()
+        plan = plan_year(now, policy.zone(), size.clients, size.complaints, seed)
+        await sleep_until(env, plan.start)
+        period = ReportingPeriod.parse(str(plan.year), policy.zone())
         result = YearResult(period=period)
         ctx = CommandContext(client=client, policy=policy, task_queue=TASK_QUEUE, engine=engine)
         staff = Staff(ctx, engine, plan, seed + 1)

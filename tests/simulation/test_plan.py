@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from simulation.plan import Step, YearPlan, plan_year
+from domain.kpi_period import ReportingPeriod
+from simulation.plan import Step, YearPlan, plan_year, simulated_year
 
 ZONE = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 12, 1, tzinfo=ZONE)
@@ -44,6 +45,52 @@ def test_the_year_is_twelve_calendar_months_after_an_opening_month(plan: YearPla
     opening = [at for at in plan.onboarded.values() if at < plan.year_start]
     assert len(opening) == 240
     assert max(opening) < START + timedelta(days=14)
+
+
+def _days_to_try() -> list[date]:
+    """The first and last day of every month of a common and a leap year: 29 February and
+    31 December among them."""
+    days: list[date] = []
+    for year in (2026, 2028):
+        for month in range(1, 13):
+            first = date(year, month, 1)
+            following = date(year + month // 12, month % 12 + 1, 1)
+            days += [first, following - timedelta(days=1)]
+    assert date(2028, 2, 29) in days and date(2026, 12, 31) in days
+    return days
+
+
+@pytest.mark.parametrize("today", _days_to_try(), ids=str)
+@pytest.mark.parametrize("at", [time(0, 0), time(23, 59, 59)], ids=["midnight", "late"])
+def test_whatever_today_is_the_year_is_a_whole_calendar_year_ahead(today: date, at: time) -> None:
+    now = datetime.combine(today, at, ZONE)
+    plan = plan_year(now, ZONE, clients=10, complaints=12, seed=3)
+    # The next calendar year, unless its opening December has already begun.
+    december_begun = today.month == 12 and now > datetime(today.year, 12, 1, tzinfo=ZONE)
+    assert plan.year == today.year + (2 if december_begun else 1)
+    assert plan.start == datetime(plan.year - 1, 12, 1, tzinfo=ZONE) >= now
+    assert (plan.year_start, plan.end) == (
+        datetime(plan.year, 1, 1, tzinfo=ZONE),
+        datetime(plan.year + 1, 1, 1, tzinfo=ZONE),
+    )
+    period = ReportingPeriod.custom(plan.year_start, plan.end, ZONE)
+    assert period.label == str(plan.year) and period == ReportingPeriod.parse(period.label, ZONE)
+    assert plan.steps and all(plan.start <= s.at < plan.end for s in plan.steps)
+    opened = [s.at for s in plan.steps if s.verb == "open"]
+    assert len(opened) == 12 and all(plan.year_start <= at < plan.end for at in opened)
+
+
+def test_the_year_is_judged_in_the_firms_time_zone_not_utc() -> None:
+    # 16:30 UTC on 30 November is already 1 December 00:30 in Shanghai: December has begun.
+    assert simulated_year(datetime(2026, 11, 30, 16, 30, tzinfo=UTC), ZONE) == 2028
+    assert simulated_year(datetime(2026, 11, 30, 15, 59, tzinfo=UTC), ZONE) == 2027
+
+
+def test_any_day_before_the_same_opening_month_gives_the_same_script() -> None:
+    early = plan_year(datetime(2027, 1, 1, tzinfo=ZONE), ZONE, clients=30, complaints=30, seed=5)
+    late = plan_year(datetime(2027, 11, 30, 23, tzinfo=ZONE), ZONE, 30, 30, seed=5)
+    assert early.year == late.year == 2028
+    assert early.sorted_steps() == late.sorted_steps()
 
 
 def test_complaints_arrive_all_year_busier_on_weekdays_and_office_hours(plan: YearPlan) -> None:

@@ -6,48 +6,66 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 import auditor
 from commands.base import CommandContext, CommandError
-from commands.demo import DemoSize
-from commands.demo_year import year
-from commands.report import build as report_build
+from commands.demo_year import REPORT_REQUEST_FILE, year
+from domain.kpi_period import ReportingPeriod
 from domain.policy import Policy
 from infra.database import make_engine
 from infra.keys import KeyRing
+from infra.settings import get_settings
 from projections.tables import complaints, improvement_measures, kpi_snapshots, service_tasks
-from reports.build import ReportFiles, build_report
 from simulation.database import recreate, year_database_url
-from simulation.year import YearResult, simulate_year
 from tests.auditor.rig import ring_text
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
 class Year:
-    result: YearResult
+    summary: dict[str, Any]
     engine: Engine
     url: str
     out: Path
-    report: ReportFiles
+    report: Path
+
+    @property
+    def period(self) -> ReportingPeriod:
+        return ReportingPeriod.parse(self.summary["period"], Policy().zone())
 
 
 @pytest.fixture(scope="module")
 async def simulated(
     pg_url: str, keyring: KeyRing, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Year]:
-    url = year_database_url(pg_url)
-    recreate(url)
-    engine = make_engine(url)
+    """`starter.py demo year` itself, as `make run` starts it, at a small size."""
     out = tmp_path_factory.mktemp("year")
-    result = await simulate_year(engine, keyring, Policy(), out, DemoSize(20, 24), seed=11)
-    report = build_report(engine, result.period, out / "report", Policy(), result.period.end)
-    yield Year(result, engine, url, out, report)
+    body = {"clients": 20, "complaints": 24, "seed": 11, "out_dir": str(out)}
+    setup = make_engine(pg_url)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CLIENT_CARE_KEYS", ring_text(keyring))
+        get_settings.cache_clear()
+        try:
+            ctx = CommandContext(client=None, policy=Policy(), engine=setup)  # type: ignore[arg-type]
+            summary = await year(ctx, None, body)
+        finally:
+            get_settings.cache_clear()
+            setup.dispose()
+    url = year_database_url(pg_url)
+    engine = make_engine(url)
+    yield Year(summary, engine, url, out, Path(summary["report"]))
     engine.dispose()
 
 
@@ -57,16 +75,17 @@ def count(engine: Engine, query: object) -> int:
 
 
 async def test_the_year_runs_every_command_without_a_refusal(simulated: Year) -> None:
-    r = simulated.result
-    assert r.period.label == f"{r.period.start.year}"  # twelve calendar months
-    assert r.refused == {}, r.refused
-    assert r.commands["complaint open"] == 24
-    assert r.commands["client onboard"] == 20
-    assert r.staff["callback done"] > 0 and r.staff["improvement measures recorded"] > 0
+    r = simulated.summary
+    period = simulated.period
+    assert period.label == f"{period.start.year}" == f"{r['start'][:4]}"  # a calendar year
+    assert r["refused"] == {}, r["refused"]
+    assert r["commands"]["complaint open"] == 24
+    assert r["commands"]["client onboard"] == 20
+    assert r["staff"]["callback done"] > 0 and r["staff"]["improvement measures recorded"] > 0
 
 
 async def test_complaints_spread_over_the_year_and_deadlines_fire(simulated: Year) -> None:
-    c, period = complaints, simulated.result.period
+    c, period = complaints, simulated.period
     with simulated.engine.connect() as conn:
         months = conn.execute(
             select(func.count(func.distinct(func.date_trunc("month", c.c.received_at))))
@@ -91,11 +110,11 @@ async def test_callbacks_carry_the_nps_answer_and_kpis_are_snapshotted_monthly(
 
 
 async def test_the_report_has_a_year_of_figures(simulated: Year) -> None:
-    with (simulated.report.html.parent / "kpi_summary.csv").open() as f:
+    with (simulated.report.parent / "kpi_summary.csv").open() as f:
         summary = {row["metric"]: row["value"] for row in csv.DictReader(f)}
     assert summary["nps"] != "" and summary["csat"] != ""
     assert int(summary["clients_start"]) >= 16  # the opening book
-    with (simulated.report.html.parent / "satisfaction_trend.csv").open() as f:
+    with (simulated.report.parent / "satisfaction_trend.csv").open() as f:
         trend = list(csv.DictReader(f))
     assert sum(1 for row in trend if row["complaint_responses"] not in ("", "0")) >= 6
     done = select(func.count()).where(improvement_measures.c.status == "done")
@@ -109,13 +128,13 @@ async def test_the_exported_histories_replay_and_rebuild_the_read_models(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     histories = simulated.out / "histories"
-    assert simulated.result.runs_exported == len(list(histories.glob("*.json"))) > 44
+    assert simulated.summary["histories"] == len(list(histories.glob("*.json"))) > 44
     monkeypatch.setenv("DATABASE_URL", simulated.url)
     monkeypatch.setenv("CLIENT_CARE_KEYS", ring_text(keyring))
     monkeypatch.setenv("CLIENT_CARE_ACTOR", "auditor-under-test")
     assert await auditor.run(["replay", "--history-dir", str(histories), "--json"]) == 0
     replayed = json.loads(capsys.readouterr().out)
-    assert replayed["replayed"] == simulated.result.runs_exported
+    assert replayed["replayed"] == simulated.summary["histories"]
     code = await auditor.run(["verify-projections", "--history-dir", str(histories), "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report["differences"][:5]
@@ -143,14 +162,40 @@ async def test_demo_year_refuses_bad_sizes_before_touching_anything() -> None:
         assert err.value.code == "invalid"
 
 
-async def test_report_build_as_of_the_years_end_gives_the_simulations_report(
-    simulated: Year, tmp_path: Path
+def _readme_rebuild_command() -> list[str]:
+    """The README's documented command for rebuilding the year's report, as words."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"^\s*(\S*python) (starter\.py report build --file \S+)\s*$", readme, re.M)
+    assert found, "the README documents how to rebuild the year's report"
+    return found.group(2).split()
+
+
+def test_the_readmes_rebuild_command_gives_the_simulations_own_report(
+    simulated: Year, keyring: KeyRing
 ) -> None:
-    ctx = CommandContext(client=None, policy=Policy(), engine=simulated.engine)  # type: ignore[arg-type]
-    period = simulated.result.period
-    body = {"period": period.label, "as_of": period.end.isoformat(), "out_dir": str(tmp_path)}
-    out = await report_build(ctx, None, body)
-    for name in ("kpi_summary", "satisfaction_trend", "callbacks_by_advisor"):
-        ours = (simulated.report.html.parent / f"{name}.csv").read_text()
-        assert (tmp_path / f"{name}.csv").read_text() == ours, name
-    assert Path(out["html"]).name == simulated.report.html.name
+    words = _readme_rebuild_command()
+    documented = Path(words[-1])
+    assert documented == Path(".data/demo-year") / REPORT_REQUEST_FILE  # where make run writes it
+    request = simulated.out / documented.name
+    assert json.loads(request.read_text())["period"] == simulated.summary["period"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": simulated.url,
+        "CLIENT_CARE_KEYS": ring_text(keyring),
+    }
+    done = subprocess.run(
+        [sys.executable, *words[:-1], str(request)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rebuilt = Path(json.loads(done.stdout)["html"]).parent
+    ours = sorted(p.name for p in simulated.report.parent.glob("*.csv"))
+    assert ours and sorted(p.name for p in rebuilt.glob("*.csv")) == ours
+    for name in ours:  # every figure of every table
+        assert (rebuilt / name).read_text() == (simulated.report.parent / name).read_text(), name
+    assert (rebuilt / simulated.report.name).is_file()
