@@ -15,13 +15,14 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from domain.policy import Policy
-from infra.binaries import temporal_cli, temporal_test_server
+from infra.binaries import temporal_cli
 from infra.database import make_engine
 from infra.embedded_pg import EmbeddedPostgres, free_port
 from infra.keys import KeyRing, new_key_entry
 from infra.temporal import data_converter, register_search_attributes, search_attribute_flags
 from projections.migrate import upgrade
 from projections.tables import metadata
+from tests.helpers.clock import time_skipping_server
 from workflows import search_attributes
 
 os.environ.setdefault("CLIENT_CARE_PG_FAST", "1")
@@ -77,7 +78,7 @@ async def ts_env(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
     """
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter(keyring),
-        test_server_existing_path=temporal_test_server(),
+        test_server_existing_path=time_skipping_server(),
     )
     await register_search_attributes(env.client, search_attributes.ALL)
     yield env

@@ -28,11 +28,11 @@ from activities.tier_review import TierReviewActivities, TierSignalActivities
 from commands.base import CommandContext
 from domain.enums import Tier
 from domain.policy import Policy
-from infra.binaries import temporal_test_server
 from infra.keys import KeyRing
 from infra.temporal import data_converter, register_search_attributes
 from projections.crypto import FieldCipher
 from projections.tables import notifications, service_tasks
+from tests.helpers.clock import time_skipping_server
 from workflows import search_attributes
 from workflows.client_events import ClientEventWorkflow
 from workflows.client_service import ClientServiceWorkflow
@@ -49,7 +49,7 @@ async def private_clock(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
     (and calendar expectations would depend on what ran before)."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter(keyring),
-        test_server_existing_path=temporal_test_server(),
+        test_server_existing_path=time_skipping_server(),
     )
     await register_search_attributes(env.client, search_attributes.ALL)
     yield env
