@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lock browser lint typecheck pytest clean
+.PHONY: run test test-dates install lock browser lint typecheck pytest clean
 
 # Installs exactly the dev lock (every file checked against its hash), then the project itself
 # without letting pip resolve anything. The lock is written by `make lock`, never by hand.
@@ -47,6 +47,12 @@ pytest: $(STAMP) browser
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The calendar-sensitive tests again with the time-skipping server started on each of the
+# year's hard days (a month end, 29 February, 31 December): not part of `make test`, since it
+# runs them three more times.
+test-dates: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m tests.test_any_date
 
 clean:
 	rm -rf $(VENV) .data

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -53,11 +52,11 @@ async def test_fifteen_days_pass_in_seconds_and_a_breach_escalates(
     assert (deadline - at(opened["received_at"])) > timedelta(days=15)
     assert deadline.astimezone(ctx.policy.zone()).time().isoformat() == "00:00:00"
 
-    started = time.monotonic()
+    # Sixteen days pass on the server's clock (how fast in wall time is a benchmark's
+    # business, bench/complaint_throughput.py, not a test's).
+    before = await ts_env.get_current_time()
     await ts_env.sleep(timedelta(days=16))
-    wall = time.monotonic() - started
-    print(f"\n16 days of complaint deadlines took {wall:.2f}s of wall time")
-    assert wall < 5
+    assert await ts_env.get_current_time() - before >= timedelta(days=16)
 
     state = await COMMANDS["show"](ctx, cid, {})
     assert state["sla_breached"] is True and state["escalated"] is True
