@@ -12,20 +12,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import (
+    WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from commands import complaint_replies as replies
 from commands.base import CommandContext, CommandError
 from domain.complaint import ComplaintIntake, Ref, RepeatSubmission
 from domain.complaint_state import receive
-from workflows import search_attributes as sa
 from workflows.complaint import ComplaintWorkflow
+from workflows.complaint_effects import opening_search_attributes, opening_summary
 from workflows.complaint_matter import ComplaintMatterWorkflow, MatterClaim, MatterInput
 from workflows.complaint_models import ComplaintInput, complaint_workflow_id, matter_workflow_id
 
@@ -54,45 +55,45 @@ async def open_complaint(
     new_id = req.complaint_id or uuid.uuid4().hex
     matter = intake.matter_key()
     if matter is None:
-        return await _start(ctx, new_id, intake, None)
+        return await _start(ctx, new_id, intake)
     return await _open_on_matter(ctx, new_id, intake, matter)
 
 
-async def _start(
-    ctx: CommandContext, complaint_id: str, intake: ComplaintIntake, registry: str | None
-) -> dict[str, Any]:
+async def _start(ctx: CommandContext, complaint_id: str, intake: ComplaintIntake) -> dict[str, Any]:
     try:
         handle = await ctx.client.start_workflow(
             ComplaintWorkflow.run,
-            ComplaintInput(
-                complaint_id=complaint_id,
-                intake=intake,
-                policy=ctx.policy,
-                matter_workflow_id=registry,
-            ),
+            _complaint_input(ctx, complaint_id, intake),
             id=complaint_workflow_id(complaint_id),
             task_queue=ctx.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.CLIENT_ID, intake.client_id),
-                    SearchAttributePair(sa.COMPLAINT_STAGE, "intake"),
-                    SearchAttributePair(sa.COMPLAINT_CHANNEL, intake.channel.value),
-                    SearchAttributePair(sa.SLA_BREACHED, False),
-                    SearchAttributePair(sa.REOPEN_COUNT, 0),
-                ]
-            ),
-            static_summary=f"Complaint {complaint_id} · {intake.channel.value}",
+            search_attributes=opening_search_attributes(intake),
+            static_summary=opening_summary(complaint_id, intake),
         )
     except WorkflowAlreadyStartedError:
         raise CommandError(f"complaint {complaint_id} already exists", code="conflict") from None
+    return await _acknowledged(ctx, handle, complaint_id, intake)
+
+
+def _complaint_input(
+    ctx: CommandContext, complaint_id: str, intake: ComplaintIntake
+) -> ComplaintInput:
+    return ComplaintInput(complaint_id=complaint_id, intake=intake, policy=ctx.policy)
+
+
+async def _acknowledged(
+    ctx: CommandContext,
+    handle: WorkflowHandle[Any, Any],
+    complaint_id: str,
+    intake: ComplaintIntake,
+) -> dict[str, Any]:
     try:
         state = await handle.execute_update(
             ComplaintWorkflow.acknowledgement, rpc_timeout=replies.ACKNOWLEDGEMENT_WITHIN
         )
     except WorkflowUpdateRPCTimeoutOrCancelledError:
-        # Recorded but not yet taken up (is a worker running?): answer with the receipt as the
-        # workflow will record it, received at its start, still in intake.
+        # Recorded but not yet taken up (is a worker running? is the read model reachable?):
+        # answer with the receipt as the workflow recorded it, received at its start.
         started = (await handle.describe()).start_time
         state = receive(complaint_id, intake, intake.received_at or started, ctx.policy).complaint
     return replies.answer(state, merged=False)
@@ -101,53 +102,56 @@ async def _start(
 async def _open_on_matter(
     ctx: CommandContext, complaint_id: str, intake: ComplaintIntake, matter: str
 ) -> dict[str, Any]:
-    registry_id = matter_workflow_id(matter)
-    stale: str | None = None
+    """Claims the matter through its registry, which starts this complaint if nobody owns it;
+    otherwise merges into the owner. An owner refusing the merge has ended or is ending: the
+    next claim names it, and the registry answers once it has seen that complaint end."""
+    ended: str | None = None
     for _ in range(_CLAIM_ATTEMPTS):
-        registry = await _registry(
-            ctx, registry_id, MatterInput(matter_key=matter, owner=complaint_id)
+        claim = MatterClaim(
+            complaint_id=complaint_id,
+            complaint=_complaint_input(ctx, complaint_id, intake),
+            replace_closed=ended,
         )
         try:
-            claim = await registry.execute_update(
+            owner = await ctx.client.execute_update_with_start_workflow(
                 ComplaintMatterWorkflow.claim,
-                MatterClaim(complaint_id=complaint_id, replace_closed=stale),
+                claim,
+                start_workflow_operation=_registry(ctx, matter),
                 rpc_timeout=replies.ANSWER_WITHIN,
             )
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             raise replies.unanswered(complaint_id) from None
+        except WorkflowUpdateFailedError as err:
+            if isinstance(err.cause, ApplicationError) and err.cause.type == "ComplaintExists":
+                raise CommandError(f"complaint {complaint_id} already exists", "conflict") from None
+            raise replies.refusal(err) from None
         except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:  # it completed between start and claim
+            if err.status == RPCStatusCode.NOT_FOUND:  # it completed as the claim arrived
                 continue
             raise
-        if not claim.merged:
-            return await _start(ctx, complaint_id, intake, registry_id)
-        merged = await _merge(ctx, claim.owner, intake)
+        if not owner.merged:
+            handle = ctx.client.get_workflow_handle(complaint_workflow_id(complaint_id))
+            return await _acknowledged(ctx, handle, complaint_id, intake)
+        merged = await _merge(ctx, owner.owner, intake)
         if merged is not None:
             return merged
-        stale = claim.owner  # that complaint has ended: take the matter over from it
+        ended = owner.owner
     raise CommandError(
         "the complaint's matter is changing hands too fast; try again", code="unavailable"
     )
 
 
-async def _registry(
-    ctx: CommandContext, registry_id: str, inp: MatterInput
-) -> WorkflowHandle[Any, Any]:
-    """Starts the matter's registry, or attaches to the one running.
-
-    Not `id_conflict_policy=USE_EXISTING`: the time-skipping test server leaks a time-skipping
-    lock on every start that attaches that way, freezing the clock for the whole test session.
-    """
-    try:
-        return await ctx.client.start_workflow(
-            ComplaintMatterWorkflow.run,
-            inp,
-            id=registry_id,
-            task_queue=ctx.task_queue,
-            static_summary="Open-complaint registry of one client matter",
-        )
-    except WorkflowAlreadyStartedError:
-        return ctx.client.get_workflow_handle(registry_id)
+def _registry(ctx: CommandContext, matter: str) -> WithStartWorkflowOperation[Any, Any]:
+    """The matter's registry, started by the claim unless it runs (one per attempt: an
+    operation is used up by its call)."""
+    return WithStartWorkflowOperation(
+        ComplaintMatterWorkflow.run,
+        MatterInput(matter_key=matter),
+        id=matter_workflow_id(matter),
+        task_queue=ctx.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary="Open-complaint registry of one client matter",
+    )
 
 
 async def _merge(ctx: CommandContext, owner: str, intake: ComplaintIntake) -> dict[str, Any] | None:

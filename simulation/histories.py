@@ -24,6 +24,7 @@ from temporalio.client import (
     StartWorkflowInput,
     StartWorkflowUpdateWithStartInput,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from audit import sources
 from infra.concurrency import gather_bounded
@@ -53,6 +54,32 @@ class _Noting(OutboundInterceptor):
     ) -> Any:
         self._ids.add(input.start_workflow_input.id)
         return await super().start_update_with_start_workflow(input)
+
+
+async def with_children(client: Any, workflow_ids: set[str]) -> set[str]:
+    """The workflows and every child they started, transitively: a matter's registry starts
+    its complaints itself, so the client never saw those starts."""
+    found = set(workflow_ids)
+    todo = sorted(found)
+    while todo:
+        children = await gather_bounded(todo, partial(_children, client), 8)
+        todo = sorted({c for cs in children for c in cs} - found)
+        found.update(todo)
+    return found
+
+
+async def _children(client: Any, workflow_id: str) -> list[str]:
+    started = EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED
+    try:
+        return [
+            e.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id
+            async for e in client.get_workflow_handle(workflow_id).fetch_history_events()
+            if e.event_type == started
+        ]
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:  # a start that was refused
+            return []
+        raise
 
 
 async def settle(client: Any, workflow_ids: set[str], patience: float = 60.0) -> None:

@@ -39,7 +39,7 @@ from infra.progress import progress_bar
 from infra.temporal import data_converter, register_search_attributes
 from projections.crypto import FieldCipher
 from simulation.analysis import Analyst
-from simulation.histories import StartedWorkflows, export_all, settle
+from simulation.histories import StartedWorkflows, export_all, settle, with_children
 from simulation.plan import Step, YearPlan, month_starts, plan_year
 from simulation.staff import Staff
 from workflows import search_attributes
@@ -241,14 +241,16 @@ async def simulate_year(
                     await sleep_until(env, plan.end + timedelta(hours=6))
                     advance(max(0, days - days_done))
                 await settle(client, noted.ids)
+                workflow_ids = await with_children(client, noted.ids)
+                await settle(client, workflow_ids)
         # Only once the worker has stopped: a workflow task still in flight would otherwise
         # finish, and its activities write rows, after its history was saved.
         result.staff = staff.outcomes
         result.staff["improvement measures recorded"] = analyst.recorded
         result.staff["improvement measures done"] = analyst.finished
-        with progress_bar("saving the year's histories", total=len(noted.ids)) as advance:
+        with progress_bar("saving the year's histories", total=len(workflow_ids)) as advance:
             result.runs_exported = await export_all(
-                client, noted.ids, out_dir / "histories", advance
+                client, workflow_ids, out_dir / "histories", advance
             )
     finally:
         await env.shutdown()

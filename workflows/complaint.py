@@ -36,8 +36,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.complaint_state import Change, Complaint, receive
     from workflows import complaint_outbox as outbox
     from workflows.complaint_effects import current_details, search_attribute_updates
-    from workflows.complaint_matter import ComplaintMatterWorkflow, MatterMember
-    from workflows.complaint_models import ComplaintInput, Timeline
+    from workflows.complaint_models import (
+        MATTER_CONFIRM,
+        MATTER_RELEASE,
+        ComplaintInput,
+        MatterMember,
+        Timeline,
+    )
     from workflows.complaint_timers import Due, apply_due, next_due
     from workflows.refusals import refusal, refusing
 
@@ -81,13 +86,13 @@ class ComplaintWorkflow:
             )
         self._publish(self._receipt)
         await self._project(self._received.complaint, self._receipt)
-        await self._tell_matter(ComplaintMatterWorkflow.confirm)
+        await self._tell_matter(MATTER_CONFIRM)
         await self._acknowledge()
         while self._c.is_open:
             await self._send_notices()
             if self._c.is_open:
                 await self._wait_for_change_or_deadline()
-        await self._tell_matter(ComplaintMatterWorkflow.release)
+        await self._tell_matter(MATTER_RELEASE)
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._send_notices()
         return self._c
@@ -136,10 +141,9 @@ class ComplaintWorkflow:
             return
         await self._record(change)
 
-    async def _tell_matter(
-        self, signal: Callable[[ComplaintMatterWorkflow, MatterMember], None]
-    ) -> None:
-        """Confirms (at the start) or releases (at the end) this complaint's matter registry."""
+    async def _tell_matter(self, signal: str) -> None:
+        """Confirms (at the start) or releases (at the end) the matter registry of a complaint
+        opened before registries started their complaints (see `ComplaintInput`)."""
         if not self._inp.matter_workflow_id:
             return
         registry = workflow.get_external_workflow_handle(self._inp.matter_workflow_id)
@@ -147,9 +151,7 @@ class ComplaintWorkflow:
             await registry.signal(signal, MatterMember(complaint_id=self._c.complaint_id))
         except FailureError:
             # The registry is gone; the next `open` on this matter replaces an ended owner.
-            workflow.logger.warning(
-                "matter registry not reachable", extra={"signal": signal.__name__}
-            )
+            workflow.logger.warning("matter registry not reachable", extra={"signal": signal})
 
     # -- recording a change ---------------------------------------------------------------------
 

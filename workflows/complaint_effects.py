@@ -8,8 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
+from domain.complaint import ComplaintIntake
 from domain.complaint_state import Complaint
 from domain.consent import ContactChannel
 from domain.enums import Channel
@@ -30,6 +36,24 @@ def _attributes(c: Complaint) -> list[tuple[SearchAttributeKey[Any], Any]]:
         (sa.SLA_BREACHED, c.sla_breached),
         (sa.REOPEN_COUNT, c.reopen_count),
     ]
+
+
+def opening_search_attributes(intake: ComplaintIntake) -> TypedSearchAttributes:
+    """What a complaint is found by from the moment it starts, before its first task runs
+    (whoever starts it: the `open` command, or a matter's registry as its child)."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.CLIENT_ID, intake.client_id),
+            SearchAttributePair(sa.COMPLAINT_STAGE, "intake"),
+            SearchAttributePair(sa.COMPLAINT_CHANNEL, intake.channel.value),
+            SearchAttributePair(sa.SLA_BREACHED, False),
+            SearchAttributePair(sa.REOPEN_COUNT, 0),
+        ]
+    )
+
+
+def opening_summary(complaint_id: str, intake: ComplaintIntake) -> str:
+    return f"Complaint {complaint_id} · {intake.channel.value}"
 
 
 def search_attribute_updates(

@@ -21,9 +21,26 @@ class ComplaintInput(BaseModel):
     intake: ComplaintIntake
     policy: Policy
     matter_workflow_id: str | None = None
-    """The open-complaint registry of this complaint's matter, told when the complaint ends."""
+    """Set only on complaints opened before their matter's registry started them itself: the
+    registry such a complaint confirms to at its start and releases at its end (by signal,
+    `MATTER_CONFIRM` / `MATTER_RELEASE`). A complaint the registry starts is its child, and the
+    registry learns of its end from the child's completion."""
     supervision: Ref = DEFAULT_SUPERVISION
     """Who takes charge on escalation when the complaint has no named supervisor."""
+
+
+MATTER_CONFIRM = "confirm"
+MATTER_RELEASE = "release"
+"""The matter registry's signals (`workflows.complaint_matter`), named here because both the
+registry and the complaints that send them need the names and the registry imports the
+complaint workflow."""
+
+
+class MatterMember(BaseModel):
+    """The complaint confirming (at its start) or releasing (at its end) the matter."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    complaint_id: str
 
 
 class Timeline(BaseModel):

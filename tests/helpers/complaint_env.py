@@ -44,7 +44,7 @@ from infra.keys import KeyRing, new_key_entry
 from infra.temporal import data_converter
 from projections.crypto import FieldCipher
 from projections.tables import clients, notifications
-from simulation.histories import StartedWorkflows
+from simulation.histories import StartedWorkflows, with_children
 from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_matter import ComplaintMatterWorkflow
 
@@ -96,7 +96,7 @@ async def complaint_context(
         async with complaint_worker(client, engine, keyring) as queue:
             yield CommandContext(client=client, policy=policy, task_queue=queue)
     finally:
-        for workflow_id in sorted(started.ids):
+        for workflow_id in sorted(await with_children(client, started.ids)):
             with contextlib.suppress(RPCError):  # already ended
                 await client.get_workflow_handle(workflow_id).terminate("test finished")
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from commands.base import CommandContext
@@ -18,7 +25,12 @@ from infra.keys import KeyRing
 from projections.tables import complaint_events, complaints
 from tests.helpers.complaint_env import assert_healthy, complaint_context, intake, save_history
 from workflows.complaint import ComplaintWorkflow
-from workflows.complaint_matter import ComplaintMatterWorkflow
+from workflows.complaint_matter import (
+    ComplaintMatterWorkflow,
+    MatterClaim,
+    MatterInput,
+    MatterOwner,
+)
 from workflows.complaint_models import ComplaintInput, matter_workflow_id
 
 
@@ -68,8 +80,8 @@ async def test_a_repeat_on_the_same_matter_is_merged(ctx: CommandContext, db: En
     assert b"Still no answer" not in merged.detail_enc  # the repeat's text is sealed
     handle = ctx.client.get_workflow_handle(first["workflow_id"])
     await assert_healthy(handle)
-    await save_history(ctx.client, first["workflow_id"], "merged")
-    await save_history(ctx.client, matter_workflow_id("c-1313:fund-x12"), "matter_registry")
+    await save_history(ctx.client, first["workflow_id"], "matter_owner")
+    await save_history(ctx.client, matter_workflow_id("c-1313:fund-x12"), "matter_registry_v2")
 
 
 async def test_concurrent_submissions_open_one_complaint(
@@ -95,21 +107,85 @@ async def test_after_the_complaint_ends_the_matter_opens_a_new_one(
     await COMMANDS["withdraw"](ctx, first["complaint_id"], {"reason": "sorted out"})
     registry = ctx.client.get_workflow_handle(matter_workflow_id("c-1616:order-77"))
     async with ts_env.time_skipping_unlocked():
-        await registry.result()  # released by the complaint as it ended
+        await registry.result()  # its child ended
+    await save_history(ctx.client, registry.id, "matter_registry_ended")
     second = await COMMANDS["open"](ctx, None, intake("c-1616", matter="order-77"))
     assert second["complaint_id"] != first["complaint_id"] and second["merged"] is False
     owner = await registry.query(ComplaintMatterWorkflow.owner)
     assert owner is not None and owner.owner == second["complaint_id"]
 
 
-async def test_a_stale_owner_never_blocks_the_matter(ctx: CommandContext) -> None:
-    first = await COMMANDS["open"](ctx, None, intake("c-1717", matter="order-88"))
-    # Ended without a chance to release the registry (an operator terminated it).
-    await ctx.client.get_workflow_handle(first["workflow_id"]).terminate("test")
-    second = await COMMANDS["open"](ctx, None, intake("c-1717", matter="order-88"))
-    assert second["complaint_id"] != first["complaint_id"] and second["merged"] is False
-    handle = ctx.client.get_workflow_handle_for(ComplaintWorkflow.run, second["workflow_id"])
-    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+async def test_a_terminated_owner_never_blocks_the_matter(
+    dev_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, policy: Policy
+) -> None:
+    """An operator terminated the owner: the registry learns it from its child's end (on the
+    dev server: the time-skipping server does not report a terminated child to its parent)."""
+    async with complaint_context(dev_env.client, db, keyring, policy) as ctx:
+        first = await COMMANDS["open"](ctx, None, intake("c-1717", matter="order-88"))
+        await ctx.client.get_workflow_handle(first["workflow_id"]).terminate("test")
+        second = await COMMANDS["open"](ctx, None, intake("c-1717", matter="order-88"))
+        assert second["complaint_id"] != first["complaint_id"] and second["merged"] is False
+        handle = ctx.client.get_workflow_handle_for(ComplaintWorkflow.run, second["workflow_id"])
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        registry = ctx.client.get_workflow_handle(matter_workflow_id("c-1717:order-88"))
+        owner = await registry.query(ComplaintMatterWorkflow.owner)
+        assert owner is not None and owner.owner == second["complaint_id"]
+
+
+def claim_for(ctx: CommandContext, complaint_id: str, body: dict[str, object], **kw: Any) -> Any:
+    return MatterClaim(
+        complaint_id=complaint_id,
+        complaint=ComplaintInput(
+            complaint_id=complaint_id,
+            intake=ComplaintIntake.model_validate(body),
+            policy=ctx.policy,
+        ),
+        **kw,
+    )
+
+
+async def test_the_registry_never_takes_a_callers_word_that_the_owner_ended(
+    ctx: CommandContext,
+) -> None:
+    """A claim naming the owner as ended waits until the registry sees that complaint end."""
+    body = intake("c-1818", matter="order-99")
+    first = await COMMANDS["open"](ctx, None, body)
+    registry = ctx.client.get_workflow_handle(matter_workflow_id("c-1818:order-99"))
+    claim = claim_for(ctx, "k-1818", body, replace_closed=first["complaint_id"])
+    pending = asyncio.ensure_future(registry.execute_update(ComplaintMatterWorkflow.claim, claim))
+    await asyncio.sleep(1)
+    assert not pending.done()
+    owner = await registry.query(ComplaintMatterWorkflow.owner)
+    assert owner is not None and owner.owner == first["complaint_id"]
+    await COMMANDS["withdraw"](ctx, first["complaint_id"], {"reason": "sorted out"})
+    assert await pending == MatterOwner(owner="k-1818", merged=False)  # started it only now
+    state = await ctx.client.get_workflow_handle("complaint-k-1818").query(ComplaintWorkflow.state)
+    assert state.stage in ("intake", "assessment")
+
+
+async def test_a_refused_start_leaves_no_registry_behind(ctx: CommandContext) -> None:
+    """The claim's complaint cannot start (its id is taken): the claim is refused with the
+    reason and the registry, owning nothing, ends."""
+    taken = await COMMANDS["open"](ctx, None, intake("c-2020"))
+    body = intake("c-2020", matter="order-11")
+    start = WithStartWorkflowOperation(
+        ComplaintMatterWorkflow.run,
+        MatterInput(matter_key="c-2020:order-11"),
+        id=matter_workflow_id("c-2020:order-11"),
+        task_queue=ctx.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await ctx.client.execute_update_with_start_workflow(
+            ComplaintMatterWorkflow.claim,
+            claim_for(ctx, taken["complaint_id"], body),
+            start_workflow_operation=start,
+        )
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "ComplaintExists"
+    registry = await start.workflow_handle()
+    await registry.result()
+    await assert_healthy(registry, running=False)
 
 
 async def test_a_missing_registry_does_not_stop_the_complaint(ctx: CommandContext) -> None:

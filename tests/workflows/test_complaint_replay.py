@@ -48,6 +48,9 @@ def test_histories_are_saved() -> None:
         "complaint_withdrawn",
         "complaint_merged",
         "complaint_matter_registry",
+        "complaint_matter_owner",
+        "complaint_matter_registry_v2",
+        "complaint_matter_registry_ended",
     }
 
 
