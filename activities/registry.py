@@ -14,7 +14,8 @@ from activities.deps import ActivityDeps
 from activities.kpi import KpiActivities
 from activities.notifications import NotificationActivities, Sender
 from activities.privacy import PrivacyActivities
-from activities.tier_review import TierReviewActivities, TierSignalActivities
+from activities.tier_review import TierReviewActivities
+from activities.tier_signals import TierSignalActivities
 
 
 def activity_methods(instance: object) -> list[Callable[..., Any]]:

@@ -4,7 +4,7 @@ Reading and deciding (`evaluate_tier_page`) writes nothing, so a retry is free; 
 then go through a `@projector` (`project_tier_decisions`) whose input carries every row it
 writes, so `auditor.py rebuild-projections` can rebuild `tier_review_state` and `tier_changes`
 from the review's history alone. Signalling the changed clients is a third, async activity
-because it needs the Temporal client; see `TierSignalActivities`.
+because it needs the Temporal client; see `activities.tier_signals`.
 """
 
 from __future__ import annotations
@@ -15,23 +15,17 @@ from typing import Literal
 from pydantic import BaseModel
 from sqlalchemy import select
 from temporalio import activity
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.deps import ActivityDeps
 from domain.client import ClientMetrics
 from domain.enums import ServiceStatus, Tier
 from domain.policy import TieringPolicy
 from domain.tiering import TierReview, review_tier
-from infra.concurrency import gather_bounded
 from projections.crypto import FieldCipher
 from projections.registry import Write, apply_writes, projector
 from projections.tables import clients, tier_changes, tier_review_state
 
 PROJECT_TIER_DECISIONS = "project_tier_decisions"
-CHANGE_TIER_SIGNAL = "change_tier"
-# Signals go out a few at a time: enough to hide round trips, few enough not to flood the server.
-SIGNAL_CONCURRENCY = 20
 
 
 class TierPageRequest(BaseModel):
@@ -77,17 +71,6 @@ class TierChangeSignal(BaseModel):
     direction: Literal["up", "down", "none"]
     reason: str
     at: datetime
-
-
-class TierSignalBatch(BaseModel):
-    review_id: str
-    at: datetime
-    decisions: list[TierDecision]
-
-
-class TierSignalResult(BaseModel):
-    signalled: int
-    not_running: list[str]
 
 
 @projector(PROJECT_TIER_DECISIONS, TierDecisions)
@@ -179,48 +162,3 @@ class TierReviewActivities:
     def project_tier_decisions(self, inp: TierDecisions) -> int:
         with self._deps.engine.begin() as conn:
             return apply_writes(conn, tier_decision_rows(inp, self._deps.cipher))
-
-
-class TierSignalActivities:
-    """Tells each changed client's workflow about its new tier.
-
-    Async, unlike the other activities: it only awaits the Temporal client, which lives on the
-    worker's event loop. Signals are at-least-once (a retried batch signals again); the client
-    workflow ignores a review it has already applied, so repeats are harmless.
-    """
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    @activity.defn(name="signal_tier_changes")
-    async def signal_tier_changes(self, batch: TierSignalBatch) -> TierSignalResult:
-        not_running: list[str] = []
-
-        async def one(decision: TierDecision) -> None:
-            review = decision.review
-            signal = TierChangeSignal(
-                review_id=batch.review_id,
-                old_tier=review.old_tier,
-                new_tier=review.new_tier,
-                direction=review.direction,
-                reason=review.reason,
-                at=batch.at,
-            )
-            handle = self._client.get_workflow_handle(f"client-{decision.client_id}")
-            try:
-                await handle.signal(CHANGE_TIER_SIGNAL, signal)
-            except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                # Offboarded since the page was read: the tier_changes row stays as the
-                # record, and there is no service left to re-plan.
-                not_running.append(decision.client_id)
-
-        changes = [d for d in batch.decisions if d.review.changed]
-        await gather_bounded(changes, one, SIGNAL_CONCURRENCY)
-        activity.logger.info(
-            "tier changes signalled",
-            extra={"review_id": batch.review_id, "not_running": len(not_running)},
-        )
-        changed = sum(1 for d in batch.decisions if d.review.changed)
-        return TierSignalResult(signalled=changed - len(not_running), not_running=not_running)

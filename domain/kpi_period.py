@@ -71,6 +71,12 @@ class ReportingPeriod(BaseModel):
         this_month = datetime.combine(local.date().replace(day=1), time(), zone)
         return cls.parse(f"{add_months(this_month, -1):%Y-%m}", zone)
 
+    @classmethod
+    def quarter_of(cls, instant: datetime, zone: tzinfo) -> ReportingPeriod:
+        """The calendar quarter `instant` falls in, locally."""
+        local = instant.astimezone(zone)
+        return cls.parse(f"{local:%Y}-Q{(local.month + 2) // 3}", zone)
+
     def before(self) -> datetime:
         """The last instant inside the period (ends are exclusive)."""
         return self.end - timedelta(microseconds=1)

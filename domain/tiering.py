@@ -8,12 +8,14 @@ consecutive reviews, so a client hovering at a boundary is not bounced between s
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.enums import Tier
 from domain.financial import ClientMetrics
+from domain.kpi_period import ReportingPeriod
 from domain.policy import TieringPolicy, TierThreshold
 
 _CRITERIA = ("aum", "annual_contribution", "transactions_12m")
@@ -119,3 +121,10 @@ def _figures(
                 figures[f"{tier.value}.{c}"] = str(getattr(threshold, c))
     figures["downgrade_after_reviews"] = str(policy.downgrade_after_reviews)
     return figures
+
+
+def review_id_for(due: datetime, zone: tzinfo) -> str:
+    """The quarterly review a run due at `due` belongs to: every run due in one local quarter
+    (the schedule's, a manual trigger, a rerun) is the same review, so none counts as another
+    consecutive review below tier."""
+    return f"tier-review-{ReportingPeriod.quarter_of(due, zone).label}"

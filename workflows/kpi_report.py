@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -19,11 +19,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.appraisal import QualitativeInput
     from domain.kpi_period import ReportingPeriod
     from domain.policy import Policy
+    from workflows.search_attributes import SCHEDULED_START
 
 WORKFLOW_TYPE = "KpiReportWorkflow"
 SCHEDULE_ID = "kpi-report"
-# Set by the server on every run a schedule starts: the time the run was due, not when it ran.
-SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 
 class KpiReportInput(BaseModel):

@@ -15,6 +15,10 @@ REOPEN_COUNT = SearchAttributeKey.for_int("ReopenCount")
 NEXT_SERVICE_DUE = SearchAttributeKey.for_datetime("NextServiceDue")
 SERVICE_STATUS = SearchAttributeKey.for_keyword("ServiceStatus")
 
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+"""Set by the server on every run a schedule starts (a manual trigger too): the time the run was
+due, not when it ran. A system attribute, so not in `ALL` (nothing registers it)."""
+
 ALL = (
     CLIENT_ID,
     CLIENT_TIER,

@@ -22,14 +22,18 @@ with workflow.unsafe.imports_passed_through():
         TierPage,
         TierPageRequest,
         TierReviewActivities,
-        TierSignalActivities,
-        TierSignalBatch,
-        TierSignalResult,
     )
+    from activities.tier_signals import TierSignalActivities, TierSignalBatch, TierSignalResult
     from domain.policy import Policy
+    from domain.tiering import review_id_for
+    from workflows.search_attributes import SCHEDULED_START
 
 SCHEDULE_ID = "tier-review"
 PAGE_TIMEOUT = timedelta(minutes=2)
+SIGNAL_HEARTBEAT = timedelta(seconds=30)
+"""A signalling attempt that stops reporting progress is retried (from its last heartbeat) after
+this long, rather than after the whole `PAGE_TIMEOUT`."""
+REVIEW_PER_QUARTER = "tier-review-per-scheduled-quarter"
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -43,7 +47,10 @@ class TierReviewTotals(BaseModel):
 
 
 class TierReviewInput(BaseModel):
-    """Empty on the schedule's start; continue-as-new fills in the review it is part of."""
+    """Empty on the schedule's start; continue-as-new fills in the review it is part of.
+
+    `review_id` given on a first start names the review explicitly (a deliberate second review
+    in one quarter); otherwise the run is the review of the quarter it was due in."""
 
     policy: Policy
     review_id: str | None = None
@@ -67,9 +74,8 @@ class TierReviewWorkflow:
 
     @workflow.run
     async def run(self, inp: TierReviewInput) -> TierReviewResult:
-        # The first run's workflow id names the review for good: the schedule makes it unique
-        # per quarter, and continue-as-new keeps it.
-        review_id = inp.review_id or workflow.info().workflow_id
+        # Continue-as-new carries the review it is part of.
+        review_id = inp.review_id or self._review_of(inp.policy)
         at = inp.reviewed_at or workflow.now()
         self._totals = inp.totals.model_copy()
         self._cursor = inp.after_client_id
@@ -108,6 +114,16 @@ class TierReviewWorkflow:
             )
         )
 
+    def _review_of(self, policy: Policy) -> str:
+        """The review of the quarter this run was due in: the schedule's action time (also set
+        on a manual trigger or a rerun), or the start of a run started by hand. A second run in
+        the quarter is then the same review, whose clients already counted are skipped."""
+        info = workflow.info()
+        if not workflow.patched(REVIEW_PER_QUARTER):
+            return info.workflow_id  # reviews started before: one per run
+        due = info.typed_search_attributes.get(SCHEDULED_START) or info.workflow_start_time
+        return review_id_for(due, policy.zone())
+
     async def _record(self, review_id: str, at: datetime, page: TierPage) -> None:
         t = self._totals
         t.pages += 1
@@ -133,6 +149,7 @@ class TierReviewWorkflow:
             TierSignalActivities.signal_tier_changes,
             TierSignalBatch(review_id=review_id, at=at, decisions=changes),
             start_to_close_timeout=PAGE_TIMEOUT,
+            heartbeat_timeout=SIGNAL_HEARTBEAT,
             retry_policy=RETRY,
         )
         t.not_running += len(result.not_running)

@@ -24,7 +24,8 @@ from activities.clients import ClientActivities
 from activities.deps import ActivityDeps
 from activities.notifications import NotificationActivities
 from activities.privacy import PrivacyActivities
-from activities.tier_review import TierReviewActivities, TierSignalActivities
+from activities.tier_review import TierReviewActivities
+from activities.tier_signals import TierSignalActivities
 from commands.base import CommandContext
 from domain.enums import Tier
 from domain.policy import Policy

@@ -22,9 +22,11 @@ from commands.clients import COMMANDS
 from commands.schedules import ensure_tier_review_schedule
 from domain.enums import Tier
 from domain.policy import Policy, TieringPolicy
+from domain.tiering import review_id_for
 from infra.keys import KeyRing
 from projections.tables import clients, tier_changes, tier_review_state
 from tests.workflows.test_client_support import client_body, client_worker, ctx
+from workflows.search_attributes import SCHEDULED_START
 from workflows.tier_review import TierReviewInput, TierReviewResult, TierReviewWorkflow
 
 ORDER = [Tier.REGULAR, Tier.GOLD, Tier.PLATINUM, Tier.DIAMOND]  # lowest first
@@ -128,7 +130,7 @@ async def test_review_moves_exactly_the_clients_the_thresholds_say(
         plan["c-rv-up"] = {"case": "earns_higher", "tier": Tier.GOLD, "first": Tier.PLATINUM}
         plan["c-rv-keep"] = {"case": "keeps", "tier": Tier.GOLD, "first": Tier.GOLD}
 
-        first = await review(ts_env.client, queue)
+        first = await review(ts_env.client, queue, review_id="review-1")
         expected = {
             cid: (p["tier"].value, p["first"].value)
             for cid, p in plan.items()
@@ -155,7 +157,7 @@ async def test_review_moves_exactly_the_clients_the_thresholds_say(
         kept = await COMMANDS["show"](c, "c-rv-keep", {})
         assert kept["tier"] == "gold"
 
-        # The same review again (a retried run): nothing counted twice, nothing new.
+        # The same review again (a rerun): nothing counted twice, nothing new.
         again = await review(ts_env.client, queue, review_id=first.review_id)
         assert again.totals.upgraded + again.totals.downgraded == 0
         assert changes(db, first.review_id) == expected
@@ -164,7 +166,7 @@ async def test_review_moves_exactly_the_clients_the_thresholds_say(
         with db.begin() as conn:
             for cid, (_, new) in expected.items():
                 conn.execute(update(clients).where(clients.c.client_id == cid).values(tier=new))
-        second = await review(ts_env.client, queue)
+        second = await review(ts_env.client, queue, review_id="review-2")
     seeded = {cid: p for cid, p in plan.items() if cid.startswith("t-")}
     assert changes(db, second.review_id) == {
         cid: (p["first"].value, p["second"].value)
@@ -209,6 +211,8 @@ async def test_schedule_is_created_once_and_starts_a_review(
             started.workflow_id,  # type: ignore[attr-defined]
         )
         result = await asyncio.wait_for(run.result(), timeout=60)
+        due = (await run.describe()).typed_search_attributes.get(SCHEDULED_START)
         await handle.delete()
-    assert result.review_id == started.workflow_id  # type: ignore[attr-defined]
+    assert due is not None  # a manual trigger is due when it was triggered
+    assert result.review_id == review_id_for(due, policy.zone())
     assert result.totals.pages == 1 and result.totals.reviewed == 0
