@@ -1,7 +1,8 @@
 """Telling each client the tier review changed about its new tier (`signal_tier_changes`).
 
 Async, unlike the review's other activities: it only awaits the Temporal client, which lives on
-the worker's event loop. The client workflow's id and signal come from its definition.
+the worker's event loop. Which workflows to signal, and with which signal, the review workflow
+says in the batch, from the client workflow's definition (activities do not import workflows).
 
 A page can hold hundreds of changes, and a throttled server slows each signal, so an attempt
 may run out of time part-way: it heartbeats how far it got after each group, and the next
@@ -21,18 +22,28 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.tier_review import TierChangeSignal, TierDecision
 from infra.concurrency import gather_bounded
-from workflows.client_service import ClientServiceWorkflow
-from workflows.client_service_models import workflow_id_for
 
 SIGNAL_CONCURRENCY = 20
 """Signals in flight at once, and the group after which progress is heartbeated: enough to
 hide round trips, few enough not to flood the server."""
 
 
+LEGACY_SIGNAL = "change_tier"
+LEGACY_WORKFLOW_ID = "client-{client_id}"
+"""What batches scheduled before the review named its targets meant (a guard test holds them
+equal to the client workflow's definition)."""
+
+
 class TierSignalBatch(BaseModel):
     review_id: str
     at: datetime
     decisions: list[TierDecision]
+    signal: str = LEGACY_SIGNAL
+    workflow_ids: dict[str, str] = {}
+    """Client id -> the workflow to signal."""
+
+    def target(self, client_id: str) -> str:
+        return self.workflow_ids.get(client_id) or LEGACY_WORKFLOW_ID.format(client_id=client_id)
 
 
 class TierSignalResult(BaseModel):
@@ -71,11 +82,9 @@ class TierSignalActivities:
                 reason=review.reason,
                 at=batch.at,
             )
-            handle = self._client.get_workflow_handle_for(
-                ClientServiceWorkflow.run, workflow_id_for(decision.client_id)
-            )
+            handle = self._client.get_workflow_handle(batch.target(decision.client_id))
             try:
-                await handle.signal(ClientServiceWorkflow.change_tier, signal)
+                await handle.signal(batch.signal, signal)
             except RPCError as err:
                 if err.status != RPCStatusCode.NOT_FOUND:
                     raise

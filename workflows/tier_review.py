@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.tier_signals import TierSignalActivities, TierSignalBatch, TierSignalResult
     from domain.policy import Policy
     from domain.tiering import review_id_for
+    from workflows.client_service import ClientServiceWorkflow
+    from workflows.client_service_models import workflow_id_for
     from workflows.search_attributes import SCHEDULED_START
 
 SCHEDULE_ID = "tier-review"
@@ -34,6 +36,8 @@ SIGNAL_HEARTBEAT = timedelta(seconds=30)
 """A signalling attempt that stops reporting progress is retried (from its last heartbeat) after
 this long, rather than after the whole `PAGE_TIMEOUT`."""
 REVIEW_PER_QUARTER = "tier-review-per-scheduled-quarter"
+CHANGE_TIER = workflow._SignalDefinition.must_name_from_fn_or_str(ClientServiceWorkflow.change_tier)
+"""The client workflow's tier signal, by its definition (as a client handle would name it)."""
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -147,7 +151,13 @@ class TierReviewWorkflow:
             return
         result: TierSignalResult = await workflow.execute_activity_method(
             TierSignalActivities.signal_tier_changes,
-            TierSignalBatch(review_id=review_id, at=at, decisions=changes),
+            TierSignalBatch(
+                review_id=review_id,
+                at=at,
+                decisions=changes,
+                signal=CHANGE_TIER,
+                workflow_ids={d.client_id: workflow_id_for(d.client_id) for d in changes},
+            ),
             start_to_close_timeout=PAGE_TIMEOUT,
             heartbeat_timeout=SIGNAL_HEARTBEAT,
             retry_policy=RETRY,

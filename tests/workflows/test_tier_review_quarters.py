@@ -34,7 +34,12 @@ from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from activities.tier_review import TierReviewActivities
-from activities.tier_signals import SIGNAL_CONCURRENCY, TierSignalActivities
+from activities.tier_signals import (
+    LEGACY_SIGNAL,
+    SIGNAL_CONCURRENCY,
+    TierSignalActivities,
+    TierSignalBatch,
+)
 from audit.sources import saved_json
 from commands.schedules import tier_review_schedule
 from domain.enums import Tier
@@ -44,7 +49,12 @@ from projections.crypto import FieldCipher
 from projections.tables import clients, tier_changes, tier_review_state
 from tests.helpers.signal_target import SignalTarget
 from workflows.client_service_models import workflow_id_for
-from workflows.tier_review import TierReviewInput, TierReviewResult, TierReviewWorkflow
+from workflows.tier_review import (
+    CHANGE_TIER,
+    TierReviewInput,
+    TierReviewResult,
+    TierReviewWorkflow,
+)
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 SHANGHAI_JAN_1 = datetime(2026, 1, 1, 2, 0, tzinfo=UTC) - timedelta(hours=8)
@@ -223,4 +233,11 @@ async def signals(handle: Any) -> int:
             async for e in handle.fetch_history_events()
             if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
         ]
+    )
+
+
+def test_batches_scheduled_before_named_the_same_targets() -> None:
+    assert LEGACY_SIGNAL == CHANGE_TIER
+    assert TierSignalBatch(review_id="r", at=SHANGHAI_JAN_1, decisions=[]).target("c-9") == (
+        workflow_id_for("c-9")
     )
