@@ -42,6 +42,10 @@ class CommandContext:
     """The caller's key for this request (`--request-id`): a command sent again with the same
     key is not applied again, it gets the first one's answer (Temporal deduplicates an update by
     its id within a workflow run)."""
+    settle_within: float = 5.0
+    """Seconds a client command waits, after the workflow's answer, for the read models to show
+    the change (read-your-writes); past that it answers anyway: the change is applied, the read
+    models follow it."""
 
     concurrency: int | None = None
     """How many commands a bulk command (`client import`) keeps in flight; None: its default."""

@@ -7,6 +7,8 @@ what only the workflow knows (is a callback open, is the service paused).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -31,11 +33,12 @@ from domain.enums import ServiceStatus
 from domain.questionnaire import questionnaire_json
 from workflows import search_attributes as sa
 from workflows.client_service import ClientServiceWorkflow
-from workflows.client_service_models import (
+from workflows.client_service.models import (
     CallbackOutcome,
     ClientServiceInput,
     OffboardClient,
     OnboardClient,
+    OnboardResult,
     PauseService,
     ProfileUpdate,
     ResumeService,
@@ -45,6 +48,29 @@ from workflows.refusals import describe
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
+
+
+SETTLE_POLL = 0.05  # seconds between two looks at the workflow's queue
+
+
+async def settle(ctx: CommandContext, client_id: str) -> bool:
+    """Waits, at most `ctx.settle_within` seconds, until the client's workflow has performed
+    every effect it queued, so a caller reading the read models next sees its change. The
+    workflow never makes its commands wait for this (a hung projection must not hold up
+    `pause` or `erase`); the command line does, briefly. False: not yet, answered anyway."""
+    handle = ctx.client.get_workflow_handle(workflow_id_for(client_id))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ctx.settle_within
+    while True:
+        try:
+            pending = await handle.query(ClientServiceWorkflow.unsettled)
+            if pending == 0:
+                return True
+        except (WorkflowQueryFailedError, RPCError):
+            return False
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(SETTLE_POLL)
 
 
 def parse(model: type[M], body: dict[str, Any], command: str) -> M:
@@ -84,15 +110,41 @@ async def onboard(ctx: CommandContext, _id: str | None, body: dict[str, Any]) ->
 
 
 async def onboard_file(
-    ctx: CommandContext, file: ClientFile, *, rpc_timeout: timedelta | None = None
+    ctx: CommandContext,
+    file: ClientFile,
+    *,
+    rpc_timeout: timedelta | None = None,
+    read_your_writes: bool = True,
 ) -> dict[str, Any]:
     """`onboard` of a file already validated (`client import` validates every row first);
-    with `rpc_timeout`, waiting longer for the answer raises the SDK's timeout error."""
-    workflow_id = workflow_id_for(file.client_id)
+    with `rpc_timeout`, waiting longer for the answer raises the SDK's timeout error; without
+    `read_your_writes`, it answers without waiting for the read models (see `settle`)."""
+
+    async def attempt() -> OnboardResult:
+        try:
+            return await _onboard(ctx, file, rpc_timeout)
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if not (isinstance(cause, ApplicationError) and cause.type == "ClientClosed"):
+                raise
+        # Offboarded a moment ago, its run still finishing its last writes: a returning
+        # client is served by a new run once that one has ended.
+        await _ended(ctx, workflow_id_for(file.client_id))
+        return await _onboard(ctx, file, rpc_timeout)
+
+    result = await guarded(f"client onboard: no worker took client {file.client_id}", attempt)
+    if read_your_writes:
+        await settle(ctx, file.client_id)
+    return result.model_dump(mode="json")
+
+
+async def _onboard(
+    ctx: CommandContext, file: ClientFile, rpc_timeout: timedelta | None
+) -> OnboardResult:
     start = WithStartWorkflowOperation(
         ClientServiceWorkflow.run,
         ClientServiceInput(client_id=file.client_id, policy=ctx.policy),
-        id=workflow_id,
+        id=workflow_id_for(file.client_id),
         task_queue=ctx.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=TypedSearchAttributes(
@@ -103,16 +155,18 @@ async def onboard_file(
         ),
         static_summary=f"client service for {file.client_id}",
     )
-    result = await guarded(
-        f"client onboard: no worker took client {file.client_id}",
-        lambda: ctx.client.execute_update_with_start_workflow(
-            ClientServiceWorkflow.onboard,
-            OnboardClient(file=file),
-            start_workflow_operation=start,
-            rpc_timeout=rpc_timeout,
-        ),
+    return await ctx.client.execute_update_with_start_workflow(
+        ClientServiceWorkflow.onboard,
+        OnboardClient(file=file),
+        start_workflow_operation=start,
+        rpc_timeout=rpc_timeout,
     )
-    return result.model_dump(mode="json")
+
+
+async def _ended(ctx: CommandContext, workflow_id: str) -> None:
+    handle = ctx.client.get_workflow_handle(workflow_id)
+    with contextlib.suppress(Exception):  # whatever it ended with, a new run can start
+        await asyncio.wait_for(handle.result(), ctx.settle_within)
 
 
 async def show(ctx: CommandContext, client_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +189,7 @@ def _update_command(verb: str, update: Any, model: type[BaseModel]) -> Command:
             f"client {verb}: no client {cid} is being served (unknown or offboarded)",
             lambda: handle.execute_update(update, arg, id=ctx.update_id(verb)),
         )
+        await settle(ctx, cid)
         return dict(result.model_dump(mode="json"))
 
     command.__name__ = verb

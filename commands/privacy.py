@@ -47,9 +47,9 @@ def run_erase(engine: Engine, client_id: str | None, body: dict[str, Any]) -> di
 
 async def erase(ctx: CommandContext, client_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
     request = _request(client_id, body)  # refuse a bad body before anything else
-    from commands.clients import guarded
+    from commands.clients import guarded, settle
     from workflows.client_service import ClientServiceWorkflow
-    from workflows.client_service_models import ErasePersonalData, workflow_id_for
+    from workflows.client_service.models import ErasePersonalData, workflow_id_for
 
     handle = ctx.client.get_workflow_handle(workflow_id_for(request.client_id))
     update = ErasePersonalData(requested_by=request.requested_by, reason=request.reason)
@@ -62,6 +62,7 @@ async def erase(ctx: CommandContext, client_id: str | None, body: dict[str, Any]
         if err.code != "not_found":  # not_found: never onboarded, or its workflow has ended
             raise
     else:
+        await settle(ctx, request.client_id)
         return {"client_id": request.client_id, "erased_at": view.erased_at, "via": "workflow"}
     result = await asyncio.to_thread(run_erase, engine_for(ctx), client_id, body)
     return result | {"via": "read models"}

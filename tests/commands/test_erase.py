@@ -25,7 +25,7 @@ from projections.tables import clients as clients_table
 from projections.tables import complaints as complaints_table
 from tests.workflows.test_client_support import client_body
 from worker import build_worker
-from workflows.client_service_models import ClientView
+from workflows.client_service.models import ClientView
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from projections.tables import metadata
 from tests.security.pii_scan import captured_logs, find_secrets, scan_workflow
 from tests.workflows.test_client_support import client_body
 from worker import build_worker
-from workflows.client_service_models import ClientView
+from workflows.client_service.models import ClientView
 
 NAME = "Ouyang Xiaofeng"
 PHONE = "13912345678"

@@ -9,13 +9,15 @@ a retried command could be applied a second time (after continue-as-new).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
-from collections.abc import AsyncIterator
-from datetime import timedelta
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
@@ -31,6 +33,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.clients import ClientActivities, ClientServiceProjection
 from activities.deps import ActivityDeps
+from commands import privacy
 from commands.base import CommandContext
 from commands.clients import COMMANDS
 from domain.client import ClientFile
@@ -39,6 +42,7 @@ from domain.periods import Period
 from domain.policy import Policy
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
+from projections.tables import clients
 from simulation.year import sleep_until
 from tests.workflows.test_client_support import (
     ANSWERS_C4,
@@ -47,9 +51,10 @@ from tests.workflows.test_client_support import (
     ctx,
     private_clock,
     run_histories,
+    tasks,
 )
 from workflows.client_service import ClientServiceWorkflow
-from workflows.client_service_models import (
+from workflows.client_service.models import (
     ClientServiceInput,
     OnboardClient,
     PauseService,
@@ -213,4 +218,67 @@ async def test_a_retried_command_is_answered_not_applied_again_after_continue_as
         fresh = CommandContext(client=client, policy=plain.policy, task_queue=queue, request_id="n")
         assert (await COMMANDS["pause"](fresh, "c-retry", {}))["status"] == "paused"
         handle = client.get_workflow_handle("client-c-retry")
+        assert await task_failures(handle) == []
+
+
+async def caught_up(check: Callable[[], bool]) -> None:
+    """Read models follow the workflow: waits (a little wall time) until `check` holds."""
+    for _ in range(100):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the read models did not catch up")
+
+
+PROMPT = 5.0  # seconds of wall time for an answer while the read models are unreachable
+
+
+async def test_commands_are_answered_while_the_projection_hangs(
+    own_clock: WorkflowEnvironment, db: Engine, keyring: KeyRing
+) -> None:
+    """No command waits behind an activity: with every projection write hung, `pause`,
+    `callback` and `erase` are answered at once, and the read models catch up afterwards."""
+    held = HeldProjections(db, keyring)
+    client: Client = own_clock.client
+    async with client_worker(
+        client, db, keyring, ends=("client-c-held",), replace=[held.project_client_service]
+    ) as queue:
+        c = ctx(client, queue)
+        await COMMANDS["onboard"](c, None, client_body("c-held", Tier.DIAMOND))
+        view = await COMMANDS["show"](c, "c-held", {})
+        await sleep_until(
+            own_clock, datetime.fromisoformat(view["next_service_due"]) + timedelta(hours=1)
+        )
+        view = await COMMANDS["show"](c, "c-held", {})
+        assert [t["kind"] for t in view["open_tasks"]] == ["callback"]
+        await caught_up(lambda: [r.status for r in tasks(db, "c-held", "callback")] == ["due"])
+
+        held.hold()
+        # The workflow's answers, without the command line's wait for the read models.
+        now = dataclasses.replace(c, settle_within=0)
+        started = time.monotonic()
+        paused = await asyncio.wait_for(COMMANDS["pause"](now, "c-held", {}), PROMPT)
+        recorded = await asyncio.wait_for(
+            COMMANDS["callback"](now, "c-held", {"satisfaction": 4}), PROMPT
+        )
+        erased = await asyncio.wait_for(
+            privacy.erase(now, "c-held", {"requested_by": "dpo-01", "reason": "PIPL-REQ-1"}),
+            PROMPT,
+        )
+        answered_in = time.monotonic() - started
+        print(f"\nthree commands answered in {answered_in:.2f}s with the projection hung")
+        assert held.calls_held >= 1  # the read models really were unreachable meanwhile
+        assert paused["status"] == "paused" and recorded["late"] is False
+        assert erased["via"] == "workflow" and erased["erased_at"] is not None
+        assert tasks(db, "c-held", "callback")[0].status == "due"  # not written yet
+
+        held.release()
+        handle = client.get_workflow_handle_for(ClientServiceWorkflow.run, "client-c-held")
+        final = await asyncio.wait_for(handle.result(), ANSWER_WITHIN)
+        assert final is not None and final.status.value == "closed"
+        # The run ends only once its queue is empty: every write has happened.
+        assert [r.status for r in tasks(db, "c-held", "callback")] == ["done"]
+        with db.connect() as conn:
+            row = conn.execute(select(clients).where(clients.c.client_id == "c-held")).one()
+        assert row.erased_at is not None and row.name_enc is None and row.status == "closed"
         assert await task_failures(handle) == []

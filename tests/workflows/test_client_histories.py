@@ -8,6 +8,9 @@ client. To re-record them after an intended change of workflow code:
 
     CLIENT_CARE_SAVE_HISTORIES=1 python -m pytest tests/workflows/test_client_histories.py
 
+(`client_service_first_run_lane.json` is kept as it was recorded, before the effects queue:
+re-recording writes only the new shape.)
+
 Every run also records fresh histories into a temporary folder and replays those, so recording
 is exercised even when nothing is saved.
 """
@@ -165,7 +168,14 @@ async def test_freshly_recorded_histories_replay(
 
 
 @pytest.mark.parametrize(
-    "name", ["client_service_first_run.json", "client_event.json", "client_tier_review.json"]
+    "name",
+    [
+        "client_service_first_run.json",
+        # Recorded before `EFFECTS_QUEUED`: commands held a lane across their activities.
+        "client_service_first_run_lane.json",
+        "client_event.json",
+        "client_tier_review.json",
+    ],
 )
 async def test_saved_history_replays_on_current_code(name: str, keyring: KeyRing) -> None:
     await replay([SAVED / name], keyring)

@@ -1,7 +1,9 @@
-"""What ClientServiceWorkflow remembers, and the pure rules that change it.
+"""A served client: what its workflow remembers, the rules that change it, and `plan`, the one
+answer to "when does this client next wake, and why".
 
-Kept apart from the workflow so each rule is a plain function of (state, now, policy): the
-workflow only sequences them with timers and activities. Everything here is deterministic.
+Each rule is a plain function of (state, now, policy) that changes the state and returns what
+changed; `workflows.client_service` only sequences them with timers and tells the outside
+(projections, notifications, search attributes) what they returned.
 
 Callbacks and plan reviews are owed on a fixed grid from onboarding (the calendar's slots,
 jittered per client): recording an outcome closes that slot's task but does not move the grid,
@@ -185,6 +187,51 @@ def issue(state: ServiceState, workflow_id: str, event: ServiceEvent) -> OpenTas
     return task
 
 
+class Served(BaseModel):
+    """What serving the due events did: greetings to send (already marked served, so a retry
+    never sends twice), advisor duties issued, overdue callbacks escalated."""
+
+    greetings: list[ServiceEvent] = []
+    issued: list[OpenTask] = []
+    escalated: list[OpenTask] = []
+
+
+def serve(state: ServiceState, now: datetime, policy: Policy) -> Served:
+    """Everything due now (see `due_now`, which needs the holiday table `needs_holidays` asks
+    for): greetings, advisor duties, and callbacks whose grace ran out."""
+    served = Served()
+    for event in due_now(state, now, policy):
+        task = issue(state, workflow_id_for(state.client_id), event)
+        if event.kind in GREETINGS:
+            served.greetings.append(event)
+        elif task is not None:
+            served.issued.append(task)
+    for task in to_escalate(state, now, policy):
+        task.escalated = True
+        served.escalated.append(task)
+    return served
+
+
+def assessed(state: ServiceState, now: datetime) -> OpenTask | None:
+    """New answers are a risk assessment: its validity runs from now; its open task (returned)
+    is done."""
+    state.risk_assessed_at = now
+    task = state.open_task(None, ServiceEventKind.RISK_ASSESSMENT)
+    if task is not None:
+        complete(state, task, now)
+    return task
+
+
+def cancel_open(state: ServiceState) -> list[OpenTask]:
+    """The client leaves: whatever was still open (returned) will not be done."""
+    cancelled, state.open_tasks = state.open_tasks, []
+    return cancelled
+
+
+def workflow_id_for(client_id: str) -> str:
+    return f"client-{client_id}"
+
+
 def complete(state: ServiceState, task: OpenTask, now: datetime) -> None:
     """Closes a duty. The grid of later slots stays where it is (see the module's notes)."""
     state.open_tasks = [t for t in state.open_tasks if t.task_id != task.task_id]
@@ -268,7 +315,8 @@ def live_done_keys(state: ServiceState, now: datetime, policy: Policy) -> list[s
 
 
 class Plan(BaseModel):
-    """When to wake next, and what the client's next advisor duty is (for search and rows)."""
+    """When to wake next and why (`wake_for`: the event kind, or "escalation"), and what the
+    client's next advisor duty is (for search attributes and the `clients` row)."""
 
     wake_at: datetime | None
     wake_for: str | None
@@ -277,7 +325,16 @@ class Plan(BaseModel):
 
 
 def plan(state: ServiceState, now: datetime, policy: Policy) -> Plan:
+    """When the client next wakes (`wake_at`) and why (`wake_for`), and its next advisor duty.
+
+    Greetings are planned only once the state's holiday table covers them: until the run loop
+    has loaded it (`needs_holidays`, an activity), a plan made in a command leaves them out,
+    rather than reading the `holidays` package from workflow code. The loop loads the table
+    before it plans its own wake-up, so the timer always counts the greetings.
+    """
     calendar = state.calendar()
+    if state.needs_holidays(now, policy) is not None:
+        calendar = calendar.model_copy(update={"consents": Consents()})
     upcoming = next_event(calendar, now, policy, holiday_table=state.holidays)
     duty = upcoming
     if upcoming is not None and upcoming.kind not in ADVISOR_DUTIES:

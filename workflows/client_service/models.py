@@ -11,18 +11,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from activities.clients import TaskStatus
 from activities.privacy import PRINTABLE, STAFF_OR_CLIENT_ID
 from domain.client import ClientFile, ClientMetrics, FinancialInfo
+from domain.client_service import Plan, ServiceState, TaskKind, workflow_id_for
 from domain.consent import Consents
 from domain.enums import RiskLevel, RiskProfile, ServiceStatus, Tier
 from domain.policy import Policy
-from workflows.client_service_state import ServiceState, TaskKind
 
 WORKFLOW_TYPE = "ClientServiceWorkflow"
-
-
-def workflow_id_for(client_id: str) -> str:
-    return f"client-{client_id}"
+__all__ = ["WORKFLOW_TYPE", "workflow_id_for"]  # the id, with the type, is the contract
 
 
 class ClientServiceInput(BaseModel):
@@ -163,3 +161,31 @@ class ClientView(BaseModel):
     missing_fields: list[str]
     file: ClientFile
     erased_at: datetime | None = None
+
+
+def view_of(s: ServiceState, p: Plan) -> ClientView:
+    risk = s.risk()
+    return ClientView(
+        workflow_id=workflow_id_for(s.client_id),
+        client_id=s.client_id,
+        status=s.status,
+        tier=s.tier,
+        risk_profile=s.risk_profile(),
+        risk_level=risk.level if risk else None,
+        risk_assessed_at=s.risk_assessed_at,
+        advisor_id=s.file.advisor_id,
+        next_service_due=p.service_due,
+        next_service_kind=p.service_kind,
+        open_tasks=[
+            TaskView(
+                task_id=t.task_id,
+                kind=t.kind,
+                due_at=t.due_at,
+                status=(TaskStatus.OVERDUE if t.escalated else TaskStatus.DUE).value,
+            )
+            for t in s.open_tasks
+        ],
+        missing_fields=s.missing_fields(),
+        file=s.file,
+        erased_at=s.erased_at,
+    )
