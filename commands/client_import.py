@@ -30,13 +30,13 @@ from typing import Any
 
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
-from workflows.client_service_models import workflow_id_for
 
 from commands.base import CommandContext, CommandError
 from commands.clients import onboard_file, parse
 from commands.complaint_replies import ANSWER_WITHIN
 from domain.client import ClientFile
 from infra.progress import progress_bar
+from workflows.client_service.models import workflow_id_for
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 CONCURRENCY = 32
