@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy import Policy
     from domain.tiering import review_id_for
     from workflows.client_service import ClientServiceWorkflow
-    from workflows.client_service_models import workflow_id_for
+    from workflows.client_service.models import workflow_id_for
     from workflows.search_attributes import SCHEDULED_START
 
 SCHEDULE_ID = "tier-review"

@@ -48,7 +48,7 @@ from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import clients, tier_changes, tier_review_state
 from tests.helpers.signal_target import SignalTarget
-from workflows.client_service_models import workflow_id_for
+from workflows.client_service.models import workflow_id_for
 from workflows.tier_review import (
     CHANGE_TIER,
     TierReviewInput,
