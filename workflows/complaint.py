@@ -306,6 +306,7 @@ class ComplaintWorkflow:
         self._check(lambda c, now: rules.merge_repeat(c, cmd, now))
 
     @workflow.update
+    @refusing()
     async def acknowledgement(self) -> Complaint:
         """Returns once the complaint is past intake and its read model shows it: what `open`
         answers with, so a caller can read the projection straight away."""

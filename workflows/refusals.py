@@ -29,6 +29,9 @@ from temporalio.exceptions import ApplicationError
 
 from domain.refusals import field_problems
 
+REFUSING = "__refusing__"
+"""Set on every wrapped handler: tests/workflows/test_refusals.py checks each update has it."""
+
 P = ParamSpec("P")
 R = TypeVar("R")
 S = TypeVar("S")
@@ -70,6 +73,7 @@ def refusing(
             except ValueError as err:
                 raise refusal(err, verb) from None
 
+        setattr(guarded, REFUSING, True)
         return guarded
 
     return wrap
