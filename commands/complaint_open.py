@@ -25,6 +25,7 @@ from commands import complaint_replies as replies
 from commands.base import CommandContext, CommandError
 from domain.complaint import ComplaintIntake, Ref, RepeatSubmission
 from domain.complaint_state import receive
+from domain.identifiers import fresh_identifier
 from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_effects import opening_search_attributes, opening_summary
 from workflows.complaint_matter import ComplaintMatterWorkflow, MatterClaim, MatterInput
@@ -52,7 +53,7 @@ async def open_complaint(
     intake = ComplaintIntake.model_validate(req.model_dump(exclude={"complaint_id"}))
     if req.complaint_id and await replies.exists(ctx, req.complaint_id):
         raise CommandError(f"complaint {req.complaint_id} already exists", code="conflict")
-    new_id = req.complaint_id or uuid.uuid4().hex
+    new_id = req.complaint_id or fresh_identifier(lambda: uuid.uuid4().hex)
     matter = intake.matter_key()
     if matter is None:
         return await _start(ctx, new_id, intake)
