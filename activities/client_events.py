@@ -72,6 +72,25 @@ class InvitePageResult(BaseModel):
     next_after: str | None
 
 
+class InviteProgress(BaseModel):
+    """`invite_page`'s heartbeat: the page's invitations sent so far, in page order."""
+
+    invitations: list[Invitation] = []
+
+
+class StatusQuery(BaseModel):
+    event_id: str
+    client_ids: list[str]
+
+
+class InvitedPage(BaseModel):
+    """A keyset page of the event's invitations still in `invited` (the no-shows at close)."""
+
+    event_id: str
+    after_client_id: str | None
+    limit: int
+
+
 class EventProjection(BaseModel):
     """Rows of one event workflow step: the event itself (once) and invitation statuses."""
 
@@ -137,8 +156,15 @@ class ClientEventActivities:
             query = query.where(c.client_id > req.after_client_id)
         with self._deps.engine.connect() as conn:
             ids = list(conn.execute(query).scalars())
-        invitations: list[Invitation] = []
+        # A retried attempt resumes after the invitations its predecessor heartbeated: a
+        # throttled gateway must not make every attempt start the page again.
+        details = activity.info().heartbeat_details
+        progress = InviteProgress.model_validate(details[0]) if details else InviteProgress()
+        invitations = list(progress.invitations)
+        done = {i.client_id for i in invitations}
         for client_id in ids:
+            if client_id in done:
+                continue
             result = self._notifier.notify(
                 NotifyRequest(
                     notification_id=f"{req.workflow_id}:invite:{client_id}",
@@ -155,8 +181,41 @@ class ClientEventActivities:
             )
             status: InvitationStatus = "invited" if result.status == "sent" else "suppressed"
             invitations.append(Invitation(client_id=client_id, status=status))
+            activity.heartbeat(InviteProgress(invitations=invitations))
         return InvitePageResult(
             invitations=invitations, next_after=ids[-1] if len(ids) == req.limit else None
+        )
+
+    @activity.defn(name="invitation_statuses")
+    def invitation_statuses(self, req: StatusQuery) -> dict[str, InvitationStatus]:
+        """The listed clients' invitation statuses (a client not invited is not in the answer):
+        the event workflow keeps counts, not the list of its invitees."""
+        t = event_invitations.c
+        with self._deps.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.client_id, t.status).where(
+                    t.event_id == req.event_id, t.client_id.in_(req.client_ids)
+                )
+            ).all()
+        return {r.client_id: r.status for r in rows}
+
+    @activity.defn(name="still_invited_page")
+    def still_invited_page(self, req: InvitedPage) -> InvitePageResult:
+        """A page of invitees never marked attended or absent, as the absentees they become."""
+        t = event_invitations.c
+        query = (
+            select(t.client_id)
+            .where(t.event_id == req.event_id, t.status == "invited")
+            .order_by(t.client_id)
+            .limit(req.limit)
+        )
+        if req.after_client_id is not None:
+            query = query.where(t.client_id > req.after_client_id)
+        with self._deps.engine.connect() as conn:
+            ids = list(conn.execute(query).scalars())
+        return InvitePageResult(
+            invitations=[Invitation(client_id=c, status="absent") for c in ids],
+            next_after=ids[-1] if len(ids) == req.limit else None,
         )
 
     @activity.defn(name=PROJECT_CLIENT_EVENT)

@@ -82,11 +82,16 @@ class KpiActivities:
             self._deps.engine.connect() as conn,
             conn.execution_options(isolation_level="REPEATABLE READ").begin(),
         ):
+            # Heartbeats between the steps: a worker that died mid-way is noticed within the
+            # heartbeat timeout, not after the whole attempt's 15 minutes.
+            activity.heartbeat("loading")
             facts = load_facts(conn, p.start, p.end, policy.appraisal.repeat_complaint_window)
+            activity.heartbeat("scoring")
             cards = scorecards(
                 facts, p, policy, as_of, previous_aum(conn, p.start), req.qualitative
             )
             rows = snapshot_rows(cards, p, req.computed_at)
+            activity.heartbeat("writing")
             conn.execute(delete(kpi_snapshots).where(kpi_snapshots.c.period == p.label))
             # A run of the same period that committed meanwhile makes this insert fail (unique
             # key or serialization error); the activity's retry then recomputes from fresh data.

@@ -3,10 +3,18 @@
 It records the event, invites the target segment page by page, then takes attendance until the
 event is closed, by command or when the attendance window after its start runs out; whoever was
 invited and not marked attended by then is recorded absent.
+
+Bounded history (`workflow.patched(BOUNDED)`): a segment can be 100,000 clients, so the state
+holds counts per status, never the invitees. Who was invited is the `event_invitations` read
+model this workflow writes (and awaits) itself: attendance asks it about the listed clients, and
+the no-shows are read from it page by page. Every `pages_per_run` pages, or when Temporal
+suggests it, the run continues as new carrying the cursor, the counts and the projection `seq`.
+Events started before kept every invitee in state; their code path stays for their replay.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Literal
 
@@ -21,8 +29,10 @@ with workflow.unsafe.imports_passed_through():
         EventProjection,
         Invitation,
         InvitationStatus,
+        InvitedPage,
         InvitePage,
         InvitePageResult,
+        StatusQuery,
     )
     from domain.client import ClientId
     from domain.periods import IsoPeriod, Period
@@ -30,11 +40,21 @@ with workflow.unsafe.imports_passed_through():
     from workflows.refusals import refusing
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
+INVITE_HEARTBEAT = timedelta(seconds=30)
+BOUNDED = "event-bounded-history"
 Phase = Literal["inviting", "open", "closed"]
 
 
 def event_workflow_id(event_id: str) -> str:
     return f"event-{event_id}"
+
+
+class EventCarry(BaseModel):
+    phase: Phase
+    after_client_id: str | None = None
+    counts: dict[str, int] = {}
+    seq: int = 0
+    closing: bool = False
 
 
 class ClientEventInput(BaseModel):
@@ -44,6 +64,9 @@ class ClientEventInput(BaseModel):
         default=Period.parse("P14D"), description="after the start, attendance is still taken"
     )
     invite_page_size: int = Field(default=500, ge=1, le=5000)
+    pages_per_run: int = Field(default=40, ge=1)
+    carried: EventCarry | None = None
+    """Set by continue-as-new: where the event is."""
 
 
 class Attendance(BaseModel):
@@ -70,13 +93,102 @@ class ClientEventWorkflow:
     @workflow.init
     def __init__(self, inp: ClientEventInput) -> None:
         self._inp = inp
-        self._phase: Phase = "inviting"
-        self._status: dict[str, InvitationStatus] = {}
-        self._closing = False
-        self._seq = 0
+        carried = inp.carried
+        self._phase: Phase = carried.phase if carried else "inviting"
+        self._status: dict[str, InvitationStatus] = {}  # only events started before BOUNDED
+        self._counts: dict[str, int] = dict(carried.counts) if carried else {}
+        self._bounded = carried is not None
+        self._closing = carried.closing if carried else False
+        self._seq = carried.seq if carried else 0
+        self._attending = asyncio.Lock()
 
     @workflow.run
     async def run(self, inp: ClientEventInput) -> EventView:
+        if inp.carried is not None or workflow.patched(BOUNDED):
+            self._bounded = True
+            return await self._run_bounded(inp)
+        return await self._run_keeping_invitees(inp)
+
+    async def _run_bounded(self, inp: ClientEventInput) -> EventView:
+        carried = inp.carried or EventCarry(phase="inviting")
+        if self._seq == 0:
+            await self._project([], write_event=True)
+        after, pages = carried.after_client_id, 0
+        while self._phase == "inviting":
+            page = await self._invite(inp, after)
+            await self._project(page.invitations)
+            after, pages = page.next_after, pages + 1
+            if after is None:
+                self._phase = "open"
+            elif self._may_continue(pages, inp) and workflow.all_handlers_finished():
+                # An attendance sent meanwhile waits for the invitations to be out, so this run
+                # goes on until it is answered (continue-as-new would drop it).
+                self._continue(inp, after)
+        closes_at = inp.attendance_window.after(inp.event.starts_at)
+        while not self._closing and closes_at > workflow.now():
+            try:
+                await workflow.wait_condition(
+                    lambda: self._closing or workflow.info().is_continue_as_new_suggested(),
+                    timeout=closes_at - workflow.now(),
+                    timeout_summary="attendance window",
+                )
+            except TimeoutError:
+                break
+            if not self._closing:  # a long attendance phase: start a fresh history
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                self._continue(inp, None)
+        self._closing = True  # from here on, attendance is refused by the validator
+        async with self._attending:  # an attendance already taken up is recorded first
+            if not (carried.closing and carried.phase == "open"):
+                after = None  # the cursor carried is then the no-shows'
+            pages = 0
+            while True:
+                absent: InvitePageResult = await workflow.execute_activity_method(
+                    ClientEventActivities.still_invited_page,
+                    InvitedPage(
+                        event_id=inp.event.event_id,
+                        after_client_id=after,
+                        limit=inp.invite_page_size,
+                    ),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                )
+                await self._project(absent.invitations, was="invited")
+                after, pages = absent.next_after, pages + 1
+                if after is None:
+                    break
+                if self._may_continue(pages, inp) and workflow.all_handlers_finished():
+                    self._continue(inp, after)  # a `close` command's answer waits instead
+        self._phase = "closed"
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view()
+
+    async def _invite(self, inp: ClientEventInput, after: str | None) -> InvitePageResult:
+        return await workflow.execute_activity_method(
+            ClientEventActivities.invite_page,
+            InvitePage(
+                workflow_id=workflow.info().workflow_id,
+                event=inp.event,
+                after_client_id=after,
+                limit=inp.invite_page_size,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            heartbeat_timeout=INVITE_HEARTBEAT,
+        )
+
+    def _may_continue(self, pages: int, inp: ClientEventInput) -> bool:
+        return pages >= inp.pages_per_run or workflow.info().is_continue_as_new_suggested()
+
+    def _continue(self, inp: ClientEventInput, after: str | None) -> None:
+        carried = EventCarry(
+            phase=self._phase,
+            after_client_id=after,
+            counts=self._counts,
+            seq=self._seq,
+            closing=self._closing,
+        )
+        workflow.continue_as_new(inp.model_copy(update={"carried": carried}))
+
+    async def _run_keeping_invitees(self, inp: ClientEventInput) -> EventView:
         await self._project([], write_event=True)
         after: str | None = None
         while True:
@@ -117,10 +229,23 @@ class ClientEventWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view()
 
-    async def _project(self, invitations: list[Invitation], write_event: bool = False) -> None:
+    async def _project(
+        self,
+        invitations: list[Invitation],
+        write_event: bool = False,
+        was: dict[str, InvitationStatus] | InvitationStatus | None = None,
+    ) -> None:
+        """Records the statuses; `was` is what they replace (a status for all, or per client;
+        None: new invitations), so the counts follow without the list of invitees."""
         self._seq += 1
         for i in invitations:
-            self._status[i.client_id] = i.status
+            if not self._bounded:
+                self._status[i.client_id] = i.status
+                continue
+            before = was.get(i.client_id) if isinstance(was, dict) else was
+            if before is not None:
+                self._counts[before] = self._counts.get(before, 0) - 1
+            self._counts[i.status] = self._counts.get(i.status, 0) + 1
         await workflow.execute_activity_method(
             ClientEventActivities.project_client_event,
             EventProjection(
@@ -138,18 +263,32 @@ class ClientEventWorkflow:
     @refusing("attend")
     async def record_attendance(self, cmd: Attendance) -> EventView:
         await workflow.wait_condition(lambda: self._phase != "inviting")
-        unknown = sorted(set(cmd.attended + cmd.absent) - set(self._status))
-        if unknown:
-            raise ApplicationError(
-                f"attend: not invited to this event: {', '.join(unknown[:10])}"
-                + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""),
-                type="NotInvited",
-            )
+        if self._bounded:
+            async with self._attending:
+                return await self._attend(cmd)
+        _refuse_unknown(sorted(set(cmd.attended + cmd.absent) - set(self._status)))
         if self._phase == "closed":
             raise ApplicationError("attend: the event is closed", type="EventClosed")
         await self._project(
             [Invitation(client_id=c, status="attended") for c in cmd.attended]
             + [Invitation(client_id=c, status="absent") for c in cmd.absent]
+        )
+        return self.view()
+
+    async def _attend(self, cmd: Attendance) -> EventView:
+        listed = sorted(set(cmd.attended + cmd.absent))
+        statuses: dict[str, InvitationStatus] = await workflow.execute_activity_method(
+            ClientEventActivities.invitation_statuses,
+            StatusQuery(event_id=self._inp.event.event_id, client_ids=listed),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+        _refuse_unknown([c for c in listed if c not in statuses])
+        if self._phase == "closed" or self._closing:
+            raise ApplicationError("attend: the event is closed", type="EventClosed")
+        await self._project(
+            [Invitation(client_id=c, status="attended") for c in cmd.attended]
+            + [Invitation(client_id=c, status="absent") for c in cmd.absent],
+            was=statuses,
         )
         return self.view()
 
@@ -177,7 +316,7 @@ class ClientEventWorkflow:
 
     @workflow.query
     def view(self) -> EventView:
-        counts: dict[str, int] = {}
+        counts: dict[str, int] = {k: n for k, n in self._counts.items() if n}
         for status in self._status.values():
             counts[status] = counts.get(status, 0) + 1
         return EventView(
@@ -187,4 +326,13 @@ class ClientEventWorkflow:
             starts_at=self._inp.event.starts_at.isoformat(),
             phase=self._phase,
             counts=counts,
+        )
+
+
+def _refuse_unknown(unknown: list[str]) -> None:
+    if unknown:
+        raise ApplicationError(
+            f"attend: not invited to this event: {', '.join(unknown[:10])}"
+            + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""),
+            type="NotInvited",
         )

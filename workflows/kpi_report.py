@@ -23,6 +23,9 @@ with workflow.unsafe.imports_passed_through():
 
 WORKFLOW_TYPE = "KpiReportWorkflow"
 SCHEDULE_ID = "kpi-report"
+KPI_HEARTBEAT = timedelta(minutes=5)
+"""Room for the slowest step (loading a period's facts) with margin, far shorter than the
+attempt's 15 minutes: a dead worker's attempt is retried within it."""
 
 
 class KpiReportInput(BaseModel):
@@ -71,6 +74,7 @@ class KpiReportWorkflow:
                 qualitative=inp.qualitative,
             ),
             start_to_close_timeout=timedelta(minutes=15),
+            heartbeat_timeout=KPI_HEARTBEAT,
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
             summary=f"KPI snapshots for {period.label}",
         )

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import itertools
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
-from temporalio.testing import WorkflowEnvironment
+from temporalio.service import RPCError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.client_events import (
+    ClientEvent,
+    ClientEventActivities,
+    Invitation,
+    InvitePage,
+    InviteProgress,
+)
+from activities.deps import ActivityDeps
+from activities.notifications import NotificationActivities
+from audit.sources import chain, saved_json
 from commands.base import CommandError
 from commands.events import COMMANDS
+from domain.policy import Policy
 from infra.keys import KeyRing
+from projections.crypto import FieldCipher
 from projections.tables import client_events, clients, event_invitations, notifications
 from simulation.year import sleep_until
 from tests.workflows.test_client_support import client_worker, ctx
+from workflows.client_events import ClientEventInput, ClientEventWorkflow
 
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 TIERS = ["diamond", "platinum", "gold", "regular"]
 PROFILES = ["aggressive", "balanced", "conservative", "unassessed"]
 CONSENTS = {
@@ -152,3 +172,100 @@ async def test_closing_an_event_refuses_later_attendance(
     assert late.value.code in {"rejected", "not_found"}
     assert bad.value.code == "invalid" and "event.kind" in bad.value.message
     assert "event.title" in bad.value.message and "event.starts_at" in bad.value.message
+
+
+def scheduled(events: Any, activity: str) -> int:
+    return sum(
+        1
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == activity
+    )
+
+
+async def test_a_large_segment_pages_through_runs_holding_counts_only(
+    ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing
+) -> None:
+    """Pages of 5 and 2 pages per run: the invitations continue as new with the cursor, each
+    run's history stays small however large the segment, and attendance, asked after the
+    invitations' runs ended, is checked against the read model."""
+    people = seed(db)
+    segment = {"tiers": ["diamond", "platinum", "gold"]}
+    in_segment = sorted(
+        c for c, p in people.items() if p["tier"] in segment["tiers"] and p["status"] == "active"
+    )
+    async with client_worker(ts_env.client, db, keyring, ends=["event-ev-big"]) as queue:
+        starts = await ts_env.get_current_time() + timedelta(days=10)
+        event = ClientEvent.model_validate(
+            {"event_id": "ev-big", "kind": "seminar", "title": "Strategy 2027",
+             "starts_at": starts.isoformat(), "segment": segment}
+        )  # fmt: skip
+        handle = await ts_env.client.start_workflow(
+            ClientEventWorkflow.run,
+            ClientEventInput(event=event, policy=Policy(), invite_page_size=5, pages_per_run=2),
+            id="event-ev-big",
+            task_queue=queue,
+        )
+        c = ctx(ts_env.client, queue)
+        invited = [cid for cid in in_segment if people[cid]["consent"] == "events"]
+        for _ in range(200):  # nothing waits meanwhile, so the invitations may continue as new
+            with contextlib.suppress(CommandError, RPCError):  # between runs, a query can fail
+                if (await COMMANDS["show"](c, "ev-big", {}))["phase"] == "open":
+                    break
+            await asyncio.sleep(0.1)
+        view = await COMMANDS["attend"](c, "ev-big", {"attended": invited[:2]})
+        with pytest.raises(CommandError) as stranger:
+            await COMMANDS["attend"](c, "ev-big", {"attended": ["e-nobody"]})
+        closed = await COMMANDS["close"](c, "ev-big", {})
+        histories = await chain(ts_env.client, handle.id)
+        runs = [h.events for h in histories]
+        if os.environ.get("RECORD_EVENT_HISTORIES") == "1":  # the bounded shape, as a replay guard
+            for name, history in (("first", histories[0]), ("last", histories[-1])):
+                text = await saved_json(history, ts_env.client.data_converter.payload_codec)
+                (HISTORIES / f"client_event_bounded_{name}_run.json").write_text(text)
+    pages = -(-len(in_segment) // 5)
+    assert len(runs) >= pages // 2  # continued as new every 2 pages
+    invite_pages = [scheduled(r, "invite_page") for r in runs]
+    assert max(invite_pages) <= 2 and sum(invite_pages) == pages, invite_pages
+    assert view["counts"]["attended"] == 2
+    assert "e-nobody" in stranger.value.message
+    suppressed = len(in_segment) - len(invited)
+    assert closed["counts"] == {
+        "attended": 2,
+        "absent": len(invited) - 2,
+        "suppressed": suppressed,
+    }
+    statuses = invitation_rows(db, "ev-big")
+    assert set(statuses) == set(in_segment)
+    assert sorted(c for c, s in statuses.items() if s == "attended") == invited[:2]
+    assert {c for c, s in statuses.items() if s == "absent"} == set(invited[2:])
+
+
+def test_a_retried_invitation_page_resumes_from_its_heartbeat(db: Engine, keyring: KeyRing) -> None:
+    """What the attempt before heartbeated is not sent again: the page's first invitations come
+    from the heartbeat, and only the rest go through the outbox."""
+    people = seed(db)
+    deps = ActivityDeps(engine=db, cipher=FieldCipher(keyring))
+    events = ClientEventActivities(deps, NotificationActivities(deps))
+    event = ClientEvent.model_validate(
+        {"event_id": "ev-hb", "kind": "exchange", "title": "Meet the team",
+         "starts_at": "2027-03-01T09:30:00+08:00", "segment": {"tiers": ["diamond"]}}
+    )  # fmt: skip
+    page = InvitePage(workflow_id="event-ev-hb", event=event, after_client_id=None, limit=10)
+    in_page = sorted(
+        c for c, p in people.items() if p["tier"] == "diamond" and p["status"] == "active"
+    )[:10]
+    earlier = [Invitation(client_id=c, status="invited") for c in in_page[:4]]
+    beats: list[Any] = []
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info, attempt=2, heartbeat_details=[InviteProgress(invitations=earlier).model_dump()]
+    )
+    env.on_heartbeat = lambda *details: beats.append(details)
+    result = env.run(events.invite_page, page)
+    assert [i.client_id for i in result.invitations] == in_page
+    assert result.invitations[:4] == earlier
+    with db.connect() as conn:
+        sent_to = set(conn.execute(select(notifications.c.client_id)).scalars())
+    assert sent_to == set(in_page[4:])
+    assert len(beats) == len(in_page) - 4

@@ -89,6 +89,8 @@ async def client_worker(
         tiers.project_tier_decisions,
         TierSignalActivities(client).signal_tier_changes,
         events.invite_page,
+        events.invitation_statuses,
+        events.still_invited_page,
         events.project_client_event,
         PrivacyActivities(deps).erase_client_personal_data,
     ]

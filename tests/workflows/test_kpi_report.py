@@ -21,11 +21,11 @@ from temporalio.client import (
     WorkflowFailureError,
 )
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
-from activities.kpi import KpiActivities
+from activities.kpi import KpiActivities, KpiComputeInput
 from audit.sources import saved_json
 from commands import report as report_commands
 from commands.base import CommandContext, CommandError
@@ -232,3 +232,20 @@ async def test_kpi_schedule_is_created_once_and_runs_the_workflow(
         await _record(client, run.id, "kpi_report_scheduled")
         assert _snapshots(db, MARCH)[("firm", "firm")]["metrics"]["callback_completion"] == 0.5
         await handle.delete()
+
+
+def test_the_kpi_computation_heartbeats_between_its_steps(db: Engine, keyring: KeyRing) -> None:
+    """The attempt is 15 minutes: heartbeats let a dead worker's attempt be retried within the
+    heartbeat timeout the workflow sets."""
+    seed_march(db)
+    beats: list[Any] = []
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *details: beats.append(details)
+    activities = KpiActivities(ActivityDeps(engine=db, cipher=FieldCipher(keyring)))
+    period = ReportingPeriod.parse(f"{Y}-03", Policy().zone())
+    result = env.run(
+        activities.compute_kpi_snapshots,
+        KpiComputeInput(period=period, policy=Policy(), computed_at=APRIL_START),
+    )
+    assert result.snapshots > 0
+    assert beats == [("loading",), ("scoring",), ("writing",)]
