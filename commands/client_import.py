@@ -24,6 +24,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,6 @@ from temporalio.service import RPCError
 
 from commands.base import CommandContext, CommandError
 from commands.clients import onboard_file, parse
-from commands.complaint_replies import ANSWER_WITHIN
 from domain.client import ClientFile
 from infra.progress import progress_bar
 from workflows.client_service.models import workflow_id_for
@@ -44,6 +44,10 @@ CONCURRENCY = 32
 row does not hold many others' answers back."""
 BATCH = 200
 """Rows whose existence one visibility query checks."""
+ROW_WAIT = timedelta(minutes=5)
+"""How long a row's onboarding may go unanswered before it is reported: longer than a single
+command waits (`complaint_replies.ANSWER_WITHIN`), since an import keeps a worker's queue full
+and its rows wait their turn behind one another."""
 
 
 @dataclass(frozen=True)
@@ -286,7 +290,7 @@ async def _import(
     async def onboard(line: int, file: ClientFile) -> None:
         try:
             # Nobody reads a row back here: the next row need not wait for the read models.
-            await onboard_file(ctx, file, rpc_timeout=ANSWER_WITHIN, read_your_writes=False)
+            await onboard_file(ctx, file, rpc_timeout=ROW_WAIT, read_your_writes=False)
             summary.onboarded += 1
         except CommandError as err:
             summary.refused.append({"line": line, "reason": err.message})
@@ -297,8 +301,8 @@ async def _import(
             summary.failed.append(
                 {
                     "line": line,
-                    "reason": f"no answer within {ANSWER_WITHIN.total_seconds():g}s "
-                    "(is a worker running?)",
+                    "reason": f"no answer within {ROW_WAIT.total_seconds():g}s (is a worker "
+                    "running?); it may still be onboarded: a re-run skips or sends it",
                 }
             )
         finally:

@@ -306,7 +306,7 @@ async def test_a_row_nobody_answers_is_reported_not_sent_and_the_rest_go_on(
     [stuck] = _ids(1)
     path = tmp_path / "clients.jsonl"
     path.write_text(json.dumps(client_body(stuck)) + "\n" + "not json\n")
-    monkeypatch.setattr(client_import, "ANSWER_WITHIN", timedelta(seconds=2))
+    monkeypatch.setattr(client_import, "ROW_WAIT", timedelta(seconds=2))
     context = ctx(dev_env.client, f"nobody-polls-{uuid.uuid4().hex[:6]}")
     try:
         with pytest.raises(CommandError) as partial:
