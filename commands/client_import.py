@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from commands.base import CommandContext, CommandError
 from commands.clients import onboard_file, parse
@@ -269,6 +269,32 @@ async def run(ctx: CommandContext, file_arg: str | None, body: dict[str, Any]) -
     return report
 
 
+TRANSIENT = frozenset(
+    {RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED}
+)
+ATTEMPTS = 3
+
+
+async def _onboard_row(ctx: CommandContext, file: ClientFile) -> None:
+    """One row's onboarding, sent again when an overloaded server gave up on it: the row's own
+    update id makes a repeat answered, not applied twice, if the first one got through."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            # Nobody reads a row back here: the next row need not wait for the read models.
+            await onboard_file(
+                ctx,
+                file,
+                rpc_timeout=ROW_WAIT,
+                read_your_writes=False,
+                update_id=f"import-{file.client_id}",
+            )
+            return
+        except RPCError as err:
+            if err.status not in TRANSIENT or attempt == ATTEMPTS:
+                raise
+            await asyncio.sleep(attempt)
+
+
 async def _import(
     ctx: CommandContext, rows: Iterator[Row], summary: Summary, limit: int, advance: Any
 ) -> None:
@@ -289,8 +315,7 @@ async def _import(
 
     async def onboard(line: int, file: ClientFile) -> None:
         try:
-            # Nobody reads a row back here: the next row need not wait for the read models.
-            await onboard_file(ctx, file, rpc_timeout=ROW_WAIT, read_your_writes=False)
+            await _onboard_row(ctx, file)
             summary.onboarded += 1
         except CommandError as err:
             summary.refused.append({"line": line, "reason": err.message})

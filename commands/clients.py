@@ -115,14 +115,16 @@ async def onboard_file(
     *,
     rpc_timeout: timedelta | None = None,
     read_your_writes: bool = True,
+    update_id: str | None = None,
 ) -> dict[str, Any]:
     """`onboard` of a file already validated (`client import` validates every row first);
     with `rpc_timeout`, waiting longer for the answer raises the SDK's timeout error; without
-    `read_your_writes`, it answers without waiting for the read models (see `settle`)."""
+    `read_your_writes`, it answers without waiting for the read models (see `settle`); sent
+    again with the same `update_id`, it is answered rather than applied again."""
 
     async def attempt() -> OnboardResult:
         try:
-            return await _onboard(ctx, file, rpc_timeout)
+            return await _onboard(ctx, file, rpc_timeout, update_id)
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if not (isinstance(cause, ApplicationError) and cause.type == "ClientClosed"):
@@ -130,7 +132,7 @@ async def onboard_file(
         # Offboarded a moment ago, its run still finishing its last writes: a returning
         # client is served by a new run once that one has ended.
         await _ended(ctx, workflow_id_for(file.client_id))
-        return await _onboard(ctx, file, rpc_timeout)
+        return await _onboard(ctx, file, rpc_timeout, update_id)
 
     result = await guarded(f"client onboard: no worker took client {file.client_id}", attempt)
     if read_your_writes:
@@ -139,7 +141,7 @@ async def onboard_file(
 
 
 async def _onboard(
-    ctx: CommandContext, file: ClientFile, rpc_timeout: timedelta | None
+    ctx: CommandContext, file: ClientFile, rpc_timeout: timedelta | None, update_id: str | None
 ) -> OnboardResult:
     start = WithStartWorkflowOperation(
         ClientServiceWorkflow.run,
@@ -158,6 +160,7 @@ async def _onboard(
     return await ctx.client.execute_update_with_start_workflow(
         ClientServiceWorkflow.onboard,
         OnboardClient(file=file),
+        id=update_id,
         start_workflow_operation=start,
         rpc_timeout=rpc_timeout,
     )

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from commands import client_import
@@ -320,3 +321,30 @@ async def test_a_row_nobody_answers_is_reported_not_sent_and_the_rest_go_on(
     assert (summary["onboarded"], summary["refused"], summary["failed"]) == (0, 1, 1)
     assert summary["failed_rows"][0]["line"] == 1
     assert "no answer within 2s" in summary["failed_rows"][0]["reason"]
+
+
+async def test_a_row_the_overloaded_server_gave_up_on_is_sent_again_under_its_update_id(
+    dev_env: WorkflowEnvironment,
+    db: Engine,
+    keyring: KeyRing,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    [row] = _ids(1)
+    path = tmp_path / "clients.jsonl"
+    path.write_text(json.dumps(client_body(row)) + "\n")
+    sent: list[str | None] = []
+    real = client_import.onboard_file
+
+    async def overloaded_once(context: Any, file: ClientFile, **options: Any) -> dict[str, Any]:
+        sent.append(options.get("update_id"))
+        answer = await real(context, file, **options)
+        if len(sent) == 1:  # it got through, but the answer was lost to the server's deadline
+            raise RPCError("context deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b"")
+        return answer
+
+    monkeypatch.setattr(client_import, "onboard_file", overloaded_once)
+    async with client_worker(dev_env.client, db, keyring, ends=[f"client-{row}"]) as queue:
+        summary = await client_import.run(ctx(dev_env.client, queue), str(path), {})
+    assert summary["onboarded"] == 1 and len(sent) == 2 and sent[0] == sent[1] is not None
+    assert await _onboard_updates(dev_env.client, row) == 1  # answered, not applied twice
