@@ -276,21 +276,25 @@ ATTEMPTS = 3
 
 
 async def _onboard_row(ctx: CommandContext, file: ClientFile) -> None:
-    """One row's onboarding, sent again when an overloaded server gave up on it: the row's own
-    update id makes a repeat answered, not applied twice, if the first one got through."""
+    """One row's onboarding, sent again when an overloaded server gave up on it (the SDK
+    reports the server's own deadline as an update timeout), within `ROW_WAIT` in all: the
+    row's own update id makes a repeat answered, not applied twice, if the first got through."""
+    deadline = time.monotonic() + ROW_WAIT.total_seconds()
     for attempt in range(1, ATTEMPTS + 1):
+        left = deadline - time.monotonic()
         try:
             # Nobody reads a row back here: the next row need not wait for the read models.
             await onboard_file(
                 ctx,
                 file,
-                rpc_timeout=ROW_WAIT,
+                rpc_timeout=timedelta(seconds=max(left, 1.0)),
                 read_your_writes=False,
                 update_id=f"import-{file.client_id}",
             )
             return
-        except RPCError as err:
-            if err.status not in TRANSIENT or attempt == ATTEMPTS:
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+            transient = not isinstance(err, RPCError) or err.status in TRANSIENT
+            if not transient or attempt == ATTEMPTS or time.monotonic() + attempt >= deadline:
                 raise
             await asyncio.sleep(attempt)
 
