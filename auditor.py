@@ -69,6 +69,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--keep", action="store_true", help="keep the scratch schema")
 
+    find = sub.add_parser(
+        "find-plaintext",
+        help="name a workflow's events whose payload was written without the codec",
+    )
+    find.add_argument("workflow_id")
+    repair = sub.add_parser(
+        "repair-plaintext",
+        help="reset a workflow to before its first payload written without the codec",
+    )
+    repair.add_argument("workflow_id")
+    repair.add_argument("--reason", default="payload written without the codec")
+
     for command in (rebuild, verify):
         origin = command.add_mutually_exclusive_group()
         origin.add_argument("--query", default="", help="only the runs this query matches")
@@ -78,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
             help="rebuild from the *.json exports in a directory instead of the server's",
         )
         command.add_argument("--actor", help="who runs it (default: CLIENT_CARE_ACTOR or user)")
-    for command in (replay, history, rebuild, verify):
+    for command in (replay, history, rebuild, verify, find, repair):
         command.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -270,7 +282,45 @@ async def _verify(args: argparse.Namespace, ctx: _Context) -> int:
     return EXIT_OK if report.ok else EXIT_FINDINGS
 
 
+async def _find_plaintext(args: argparse.Namespace, ctx: _Context) -> int:
+    from audit import plaintext
+
+    found = await plaintext.find(await ctx.client(), args.workflow_id)
+    report = {"workflow_id": args.workflow_id, "plaintext": [d.as_json() for d in found]}
+    _print(
+        args,
+        report,
+        lambda: (
+            "\n".join(f"event {d.event_id}: {d.kind} {d.name!r} in clear" for d in found)
+            or f"{args.workflow_id}: no payload in clear"
+        ),
+    )
+    return EXIT_FINDINGS if found else EXIT_OK
+
+
+async def _repair_plaintext(args: argparse.Namespace, ctx: _Context) -> int:
+    from audit import plaintext
+
+    done = await plaintext.repair(await ctx.client(), args.workflow_id, args.reason)
+
+    def text() -> str:
+        if done.new_run_id is None:
+            return f"{args.workflow_id}: no payload in clear; nothing reset"
+        lines = [f"{args.workflow_id}: reset to event {done.reset_to_event}, new run "
+                 f"{done.new_run_id}; dropped (send again if still wanted):"]  # fmt: skip
+        lines += [
+            f"  event {d.event_id}: {d.kind} {d.name!r}" + (" (in clear)" if d.plaintext else "")
+            for d in done.dropped
+        ]
+        return "\n".join(lines)
+
+    _print(args, done.as_json(), text)
+    return EXIT_OK
+
+
 _COMMANDS = {
+    "find-plaintext": _find_plaintext,
+    "repair-plaintext": _repair_plaintext,
     "replay": _replay,
     "history": _history,
     "rebuild-projections": _rebuild,
