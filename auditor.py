@@ -102,10 +102,12 @@ def _positive(text: str) -> int:
 
 
 def _print(args: argparse.Namespace, report: Any, text: Callable[[], str]) -> None:
+    from infra.cli import emit
+
     if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+        emit(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     else:
-        print(text())
+        emit(text())
 
 
 class _Context:
@@ -335,28 +337,26 @@ async def run(argv: list[str] | None = None) -> int:
     try:
         return await _COMMANDS[args.command](args, ctx)
     except Exception as exc:  # the audit could not run: say why, in one line
-        print(f"auditor.py {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from infra.cli import emit
+
+        emit(f"auditor.py {args.command}: {type(exc).__name__}: {exc}", sys.stderr)
         return EXIT_ERROR
     finally:
         ctx.close()
 
 
-def _quiet_core_logs() -> None:
-    """Core replay warnings repeat the findings the report already names; keep only errors."""
+def main(argv: list[str] | None = None) -> int:
     import logging
 
-    from infra.logging import configure_logging, forward_core_logs
+    from infra.logging import configure_logging, core_runtime
 
     configure_logging(logging.WARNING)
-    forward_core_logs("ERROR")
-
-
-def main(argv: list[str] | None = None) -> int:
-    _quiet_core_logs()
-    try:
-        return asyncio.run(run(argv))
-    except SystemExit as exit_:  # argparse: usage errors exit 2, --help exits 0
-        return int(exit_.code or 0)
+    # Core replay warnings repeat the findings the report already names; keep only errors.
+    with core_runtime("ERROR"):
+        try:
+            return asyncio.run(run(argv))
+        except SystemExit as exit_:  # argparse: usage errors exit 2, --help exits 0
+            return int(exit_.code or 0)
 
 
 if __name__ == "__main__":

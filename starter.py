@@ -9,39 +9,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
-from pathlib import Path
-from typing import Any
 
 from commands.base import CommandContext, CommandError, request_id_arg
 from commands.catalog import NOUNS, needs_temporal
+from infra.cli import JsonInputError, body_of, emit
 
 EXIT_REJECTED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
 
 
 def _fail(code: int, error: CommandError) -> int:
-    print(json.dumps(error.as_json(), ensure_ascii=False), file=sys.stderr)
+    emit(json.dumps(error.as_json(), ensure_ascii=False), sys.stderr)
     return code
-
-
-def _body(args: argparse.Namespace) -> dict[str, Any]:
-    text = args.json
-    if args.file:
-        try:
-            text = Path(args.file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CommandError(f"cannot read --file {args.file}: {exc.strerror}", "usage") from exc
-    if not text:
-        return {}
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        message = f"the body is not valid JSON: {exc.msg} at line {exc.lineno}"
-        raise CommandError(message, "usage") from None
-    if not isinstance(body, dict):
-        raise CommandError("the body must be a JSON object", "usage")
-    return body
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -67,12 +46,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 async def run(argv: list[str]) -> int:
     from infra.keys import KeyRingError
-    from infra.logging import configure_logging, forward_core_logs
     from infra.policy_file import PolicyFileError, policy_from_settings
     from infra.settings import Settings
 
-    configure_logging()
-    forward_core_logs()
     try:
         args = parse(argv)
     except SystemExit as exc:
@@ -87,7 +63,10 @@ async def run(argv: list[str]) -> int:
             ),
         )
     try:
-        body = _body(args)
+        try:
+            body = body_of(args.json, args.file)
+        except JsonInputError as exc:
+            raise CommandError(str(exc), "usage") from None
         request_id = request_id_arg(args.request_id)
         settings = Settings()
         policy = policy_from_settings(settings)
@@ -117,19 +96,17 @@ async def run(argv: list[str]) -> int:
         return _fail(EXIT_USAGE if exc.code == "usage" else EXIT_REJECTED, exc)
     except (PolicyFileError, KeyRingError) as exc:
         return _fail(EXIT_UNAVAILABLE, CommandError(str(exc), "configuration"))
-    print(json.dumps(result, ensure_ascii=False, default=str))
+    emit(json.dumps(result, ensure_ascii=False, default=str))
     return 0
 
 
 def main() -> int:
-    return asyncio.run(run(sys.argv[1:]))
+    from infra.logging import configure_logging, core_runtime
+
+    configure_logging()
+    with core_runtime():
+        return asyncio.run(run(sys.argv[1:]))
 
 
 if __name__ == "__main__":
-    code = main()
-    # The SDK's core threads can outlive the event loop and abort the interpreter's teardown
-    # (SIGABRT, temporalio/sdk-python#300), turning an answered command into a crash: the
-    # answer is printed by now, so leave without the teardown.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    sys.exit(main())

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
@@ -19,7 +20,7 @@ from activities.registry import build_activities
 from domain.policy import Policy
 from infra.database import database_url, make_engine
 from infra.keys import KeyRingError, load_keyring
-from infra.logging import configure_logging, forward_core_logs, get_logger
+from infra.logging import configure_logging, core_runtime, get_logger
 from infra.metrics import ServiceMetrics, prometheus
 from infra.policy_file import PolicyFileError, policy_from_settings
 from infra.settings import Settings
@@ -51,11 +52,7 @@ async def ensure_schedules(client: Client, task_queue: str, policy: Policy) -> N
     await ensure_all_schedules(client, task_queue, policy)
 
 
-async def main() -> int:
-    configure_logging()
-    settings = Settings()
-    bind = settings.metrics_bind_address
-    runtime = forward_core_logs(metrics=prometheus(bind) if bind else None)
+async def main(settings: Settings) -> int:
     try:
         policy = policy_from_settings(settings)
         keyring = load_keyring(settings)
@@ -75,8 +72,8 @@ async def main() -> int:
             loop.add_signal_handler(sig, stop.set)
         log.info("worker started", task_queue=settings.temporal_task_queue)
         collecting = (
-            asyncio.create_task(ServiceMetrics(runtime.metric_meter, engine).run())
-            if bind
+            asyncio.create_task(ServiceMetrics(Runtime.default().metric_meter, engine).run())
+            if settings.metrics_bind_address
             else None
         )
         async with worker:
@@ -89,5 +86,13 @@ async def main() -> int:
     return 0
 
 
+def run() -> int:
+    configure_logging()
+    settings = Settings()
+    bind = settings.metrics_bind_address
+    with core_runtime(metrics=prometheus(bind) if bind else None):
+        return asyncio.run(main(settings))
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(run())

@@ -15,6 +15,7 @@ shipped as serialized protobuf.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import math
 import multiprocessing
@@ -72,13 +73,19 @@ class _Process:
 
     @classmethod
     def start(cls, setup: _Setup) -> None:
-        from infra.logging import configure_logging, forward_core_logs
+        from infra.logging import configure_logging, core_runtime_until_exit
 
         # The core's replay warnings repeat what the report names; as in the auditor, only
         # errors are logged, and before the first Replayer makes the core runtime.
         configure_logging(logging.WARNING)
-        forward_core_logs("ERROR")
+        core_runtime_until_exit("ERROR")
         cls.setup, cls.replayers, cls.loop = setup, {}, asyncio.new_event_loop()
+        atexit.register(cls.stop)  # before the runtime's teardown, which needs them gone
+
+    @classmethod
+    def stop(cls) -> None:
+        cls.replayers.clear()
+        cls.loop.close()
 
     @classmethod
     def replayer(cls, encrypted: bool) -> Replayer:

@@ -5,7 +5,6 @@ query (every run it matches, paged), or JSON files, singly or a directory of the
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 
 from audit.payloads import copied, decoded_history
+from infra import cli
 
 
 class HistorySourceError(Exception):
@@ -89,9 +89,11 @@ def from_file(path: Path) -> WorkflowHistory:
     """A history exported as JSON. Its workflow id is read from the start event (servers since
     1.21 record it there), else taken from the file name."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        raw = cli.loads(cli.utf8(path.read_bytes()))
+    except OSError as exc:
         raise HistorySourceError(f"{path}: cannot read a JSON history: {exc}") from exc
+    except cli.JsonInputError as exc:
+        raise HistorySourceError(f"{path}: cannot read a JSON history: it {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("events"), list):
         raise HistorySourceError(
             f"{path}: not a history export (expected an object with an 'events' list, as "

@@ -74,3 +74,21 @@ def test_console_format_when_asked() -> None:
     )
     assert "hello" in proc.stderr and not proc.stderr.lstrip().startswith("{")
     assert logging.getLogger().level is not None
+
+
+def test_a_core_log_record_arrives_through_structlog_before_the_runtime_is_torn_down() -> None:
+    """The SDK's Rust core logs through `core_runtime`'s forwarding; the last batch must arrive
+    even when the process ends right after it (as a short command does)."""
+    lines = _run(
+        """
+        from temporalio.runtime import Runtime
+        from infra.logging import configure_logging, core_runtime
+        configure_logging()
+        with core_runtime("INFO"):
+            Runtime.default()._core_runtime.write_test_info_log("core probe", "from the test")
+        """,
+        "json",
+    )
+    [core] = [line for line in lines if "core probe" in str(line["event"])]
+    assert str(core["logger"]).startswith("temporalio.core")
+    assert core["level"] == "info"
