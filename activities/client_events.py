@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 from sqlalchemy import select
 from temporalio import activity
 
 from activities.deps import ActivityDeps
 from activities.notifications import NotificationActivities, NotifyRequest
+from activities.projection import write_rows
 from domain.client import ClientId
 from domain.consent import Purpose
 from domain.enums import ClientKind, RiskProfile, ServiceStatus, Tier
+from domain.text import FreeText
 from projections.crypto import FieldCipher
-from projections.registry import Write, apply_writes, projector
+from projections.registry import Write, projector
 from projections.tables import client_events, clients, event_invitations
 
 PROJECT_CLIENT_EVENT = "project_client_event"
@@ -50,7 +52,7 @@ class ClientEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     event_id: ClientId
     kind: EventKind
-    title: str = Field(min_length=1, max_length=200)
+    title: Annotated[str, FreeText(min_length=1, max_length=200)]
     starts_at: AwareDatetime
     segment: EventSegment = EventSegment()
 
@@ -220,5 +222,4 @@ class ClientEventActivities:
 
     @activity.defn(name=PROJECT_CLIENT_EVENT)
     def project_client_event(self, inp: EventProjection) -> int:
-        with self._deps.engine.begin() as conn:
-            return apply_writes(conn, client_event_rows(inp, self._deps.cipher))
+        return write_rows(self._deps, client_event_rows(inp, self._deps.cipher))

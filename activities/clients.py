@@ -16,13 +16,14 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.deps import ActivityDeps
+from activities.projection import write_rows
 from domain.client import ClientFile
 from domain.enums import RiskProfile, ServiceStatus, Tier
 from domain.holiday_dates import HolidayTable, holiday_table
 from domain.policy import HolidayPolicy
 from domain.questionnaire import RiskAssessment
 from projections.crypto import FieldCipher
-from projections.registry import Write, apply_writes, projector
+from projections.registry import Write, projector
 from projections.tables import clients, service_tasks
 
 PROJECT_CLIENT_SERVICE = "project_client_service"
@@ -180,5 +181,4 @@ class ClientActivities:
 
     @activity.defn(name=PROJECT_CLIENT_SERVICE)
     def project_client_service(self, inp: ClientServiceProjection) -> int:
-        with self._deps.engine.begin() as conn:
-            return apply_writes(conn, client_service_rows(inp, self._deps.cipher))
+        return write_rows(self._deps, client_service_rows(inp, self._deps.cipher))

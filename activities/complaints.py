@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
 from activities.deps import ActivityDeps
+from activities.projection import write_rows
 from domain.complaint import ComplaintEvent, ComplaintIntake
 from domain.complaint_state import Complaint
 from projections.crypto import FieldCipher
-from projections.registry import Write, apply_writes, projector
+from projections.registry import Write, projector
 from projections.tables import complaint_events, complaints
 
 
@@ -113,5 +114,4 @@ class ComplaintActivities:
     @activity.defn(name="project_complaint")
     def project(self, p: ComplaintProjection) -> int:
         """Idempotent and ordered: a retry or a late, older event changes nothing."""
-        with self._deps.engine.begin() as conn:
-            return apply_writes(conn, complaint_rows(p, self._deps.cipher))
+        return write_rows(self._deps, complaint_rows(p, self._deps.cipher))

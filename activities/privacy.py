@@ -15,6 +15,7 @@ too, or its next projection would write it back.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, or_, select
@@ -22,27 +23,21 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
+from domain.identifiers import ClientId, Ref
+from domain.text import FreeText
 from projections.access import AccessAction, record_access
 from projections.tables import access_log, clients, complaint_events, complaints, service_tasks
 
-# Ids as the rest of the service writes them; a reason is printable text (PostgreSQL refuses NUL).
-STAFF_OR_CLIENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$"
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+ErasureReason = Annotated[str, FreeText(min_length=1, max_length=120)]
+"""The deletion request's reference: one line, no personal data."""
 
 
 class EraseRequest(BaseModel):
     model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
 
-    client_id: str = Field(min_length=1, max_length=64, pattern=STAFF_OR_CLIENT_ID)
-    requested_by: str = Field(
-        min_length=1, max_length=64, pattern=STAFF_OR_CLIENT_ID, description="staff id, not a name"
-    )
-    reason: str = Field(
-        min_length=1,
-        max_length=120,
-        pattern=PRINTABLE,
-        description="e.g. the request's reference; no personal data",
-    )
+    client_id: ClientId
+    requested_by: Ref = Field(description="staff id, not a name")
+    reason: ErasureReason = Field(description="e.g. the request's reference; no personal data")
 
 
 class EraseResult(BaseModel):

@@ -17,12 +17,13 @@ from sqlalchemy import select
 from temporalio import activity
 
 from activities.deps import ActivityDeps
+from activities.projection import write_rows
 from domain.client import ClientMetrics
 from domain.enums import ServiceStatus, Tier
 from domain.policy import TieringPolicy
 from domain.tiering import TierReview, review_tier
 from projections.crypto import FieldCipher
-from projections.registry import Write, apply_writes, projector
+from projections.registry import Write, projector
 from projections.tables import clients, tier_changes, tier_review_state
 
 PROJECT_TIER_DECISIONS = "project_tier_decisions"
@@ -160,5 +161,4 @@ class TierReviewActivities:
 
     @activity.defn(name=PROJECT_TIER_DECISIONS)
     def project_tier_decisions(self, inp: TierDecisions) -> int:
-        with self._deps.engine.begin() as conn:
-            return apply_writes(conn, tier_decision_rows(inp, self._deps.cipher))
+        return write_rows(self._deps, tier_decision_rows(inp, self._deps.cipher))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -11,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from domain.identifiers import safe_identifier
+from domain.identifiers import key, safe_identifier
 from domain.policy import Policy
 
 
@@ -50,6 +49,9 @@ class CommandContext:
     concurrency: int | None = None
     """How many commands a bulk command (`client import`) keeps in flight; None: its default."""
 
+    def __post_init__(self) -> None:
+        request_id_arg(self.request_id)  # a service may build its context without starter
+
     def update_id(self, verb: str) -> str | None:
         """The update id a request key gives one verb; None lets Temporal pick a fresh one."""
         return f"{verb}:{self.request_id}" if self.request_id else None
@@ -65,16 +67,14 @@ def id_arg(value: str | None, noun: str, verb: str) -> str:
         raise CommandError(f"{noun} {verb}: {err}", "invalid") from None
 
 
-REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-
-
 def request_id_arg(value: str | None) -> str | None:
-    if value is not None and not REQUEST_ID.match(value):
-        raise CommandError(
-            "--request-id is 1-64 letters, digits and ._:- (starting with a letter or digit)",
-            "usage",
-        )
-    return value
+    """A caller's request key: it becomes a Temporal update id, stored in clear."""
+    if value is None:
+        return None
+    try:
+        return key(value)
+    except ValueError as err:
+        raise CommandError(f"--request-id {err}", "usage") from None
 
 
 def engine_for(ctx: CommandContext) -> Engine:

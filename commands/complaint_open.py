@@ -23,9 +23,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from commands import complaint_replies as replies
 from commands.base import CommandContext, CommandError
-from domain.complaint import ComplaintIntake, Ref, RepeatSubmission
+from domain.complaint import ComplaintIntake, RepeatSubmission
 from domain.complaint_state import receive
-from domain.identifiers import fresh_identifier
+from domain.identifiers import Ref, fresh_identifier
 from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_effects import opening_search_attributes, opening_summary
 from workflows.complaint_matter import ComplaintMatterWorkflow, MatterClaim, MatterInput

@@ -14,8 +14,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from commands.base import CommandContext, CommandError
-from domain.complaint import Ref
 from domain.complaint_state import Complaint
+from domain.identifiers import Ref
 from domain.refusals import field_problems
 from workflows.complaint_models import complaint_workflow_id
 

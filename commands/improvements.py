@@ -14,35 +14,33 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, RowMapping, select
 from sqlalchemy.dialects.postgresql import insert
 
 from commands.base import Command, CommandContext, CommandError, engine_for
+from domain.identifiers import Key, Ref, key
 from domain.refusals import field_problems
+from domain.text import FreeText, Line
 from projections.tables import improvement_measures as measures
 
 _FIELDS = ("cause", "category", "measure", "owner", "due")
 M = TypeVar("M", bound=BaseModel)
 
 
-# PostgreSQL text cannot hold a NUL character: refuse it here rather than fail in the database.
-Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
-MEASURE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-
-
 class NewMeasure(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    cause: Text = Field(min_length=1, max_length=64, description="root cause it addresses")
-    category: Text | None = Field(default=None, max_length=32)
-    measure: Text = Field(min_length=1, max_length=2000)
-    owner: Text = Field(min_length=1, max_length=64)
+    cause: Annotated[str, FreeText(min_length=1, max_length=64)] = Field(
+        description="root cause it addresses"
+    )
+    category: Annotated[str, FreeText(max_length=32)] | None = None
+    measure: Annotated[str, FreeText(min_length=1, max_length=2000, multiline=True)]
+    owner: Ref = Field(description="the staff member or department that carries it out")
     due: date
-    measure_id: str | None = Field(default=None, pattern=MEASURE_ID.pattern)
+    measure_id: Key | None = None
 
     def derived_id(self) -> str:
         content = "\x1f".join(str(getattr(self, f) or "") for f in _FIELDS)
@@ -52,7 +50,7 @@ class NewMeasure(BaseModel):
 class MeasureFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["open", "done", "overdue"] | None = None
-    cause: str | None = None
+    cause: Line | None = None
 
 
 def _json(row: RowMapping, today: date) -> dict[str, Any]:
@@ -145,10 +143,12 @@ async def done(ctx: CommandContext, measure_id: str | None, body: dict[str, Any]
     measure_id = measure_id or body.get("measure_id")
     if not measure_id:
         raise CommandError("improvement done needs the MEASURE_ID", "usage")
-    if not isinstance(measure_id, str) or not MEASURE_ID.match(measure_id):
-        raise CommandError(
-            "improvement done: MEASURE_ID is letters, digits and ._:- only", "invalid"
-        )
+    if not isinstance(measure_id, str):
+        raise CommandError("improvement done: MEASURE_ID must be a string", "invalid")
+    try:
+        key(measure_id)
+    except ValueError as err:
+        raise CommandError(f"improvement done: MEASURE_ID {err}", "invalid") from None
     now, today = _today(ctx)
     return await asyncio.to_thread(complete_measure, engine_for(ctx), measure_id, now, today)
 

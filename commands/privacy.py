@@ -33,7 +33,7 @@ def _request(client_id: str | None, body: dict[str, Any]) -> EraseRequest:
         return EraseRequest(client_id=client_id, **body)
     except ValidationError as exc:
         # Field names and rules only: pydantic's own text would echo the input.
-        raise CommandError(f"client erase: {field_problems(exc)}", details=None) from None
+        raise CommandError(f"client erase: {field_problems(exc)}", "invalid") from None
 
 
 def run_erase(engine: Engine, client_id: str | None, body: dict[str, Any]) -> dict[str, Any]:

@@ -9,11 +9,12 @@ definition; only the AUM target is a business choice, and lives in the policy.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.policy import AppraisalPolicy
+from domain.text import FreeText
 
 Band = Literal["reward", "standard", "deduction"]
 
@@ -52,7 +53,7 @@ class QualitativeInput(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     conduct: int | None = Field(default=None, ge=1, le=5)
     client_feedback: int | None = Field(default=None, ge=1, le=5)
-    notes: str = ""
+    notes: Annotated[str, FreeText(max_length=4000, multiline=True)] = ""
 
     def score(self) -> float | None:
         ratings = [r for r in (self.conduct, self.client_feedback) if r is not None]

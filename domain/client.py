@@ -54,6 +54,7 @@ from domain.segments import (
     Segment,
     segment_for,
 )
+from domain.text import FreeText
 
 __all__ = [
     "AssetClass",
@@ -138,15 +139,15 @@ def _email(value: str) -> str:
 class BasicInfo(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[str, FreeText(max_length=200)]
     gender: Gender | None = None
     birth_date: date | None = None
-    phone: str | None = None
-    email: str | None = None
-    address: str | None = Field(default=None, max_length=500)
-    occupation: str | None = Field(default=None, max_length=200)
+    phone: Annotated[str, FreeText(max_length=40)] | None = None
+    email: Annotated[str, FreeText(max_length=254)] | None = None
+    address: Annotated[str, FreeText(max_length=500, multiline=True)] | None = None
+    occupation: Annotated[str, FreeText(max_length=200)] | None = None
     family_status: FamilyStatus | None = None
-    id_number: str | None = Field(default=None, max_length=40)
+    id_number: Annotated[str, FreeText(max_length=40)] | None = None
 
     @field_validator("name", "address", "occupation", "id_number", "phone", "email")
     @classmethod

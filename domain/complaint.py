@@ -24,28 +24,22 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    StringConstraints,
     model_validator,
 )
 
 from domain.enums import Channel, ComplaintStage, Severity
+from domain.identifiers import MatterRef, Ref
+from domain.text import FreeText
 
 Stage = ComplaintStage
 
-Ref = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-]
-"""An id of a client, complaint, staff member or department: no spaces, no e-mail addresses."""
-MatterRef = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-    ),
-]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+Text = Annotated[str, FreeText(min_length=1, max_length=8000, multiline=True)]
+"""What the complaint's people write (content, findings, measures, reasons): may run to lines."""
 Scalar = str | int | bool | None
 
 _COMMAND = ConfigDict(frozen=True, extra="forbid")
+_PHONE = r"^\+?[0-9][0-9 ()-]{4,30}$"
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class ComplaintCategory(StrEnum):
@@ -163,9 +157,9 @@ class Complainant(BaseModel):
     """Personal data: lives only in encrypted payloads and `*_enc` columns."""
 
     model_config = _COMMAND
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()-]{4,30}$")] | None = None
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    name: Annotated[str, FreeText(min_length=1, max_length=100)]
+    phone: Annotated[str, FreeText(max_length=32, pattern=_PHONE)] | None = None
+    email: Annotated[str, FreeText(max_length=254, pattern=_EMAIL)] | None = None
 
     @model_validator(mode="after")
     def _reachable(self) -> Complainant:
@@ -224,7 +218,7 @@ class ResolutionPlan(BaseModel):
 class FollowUpAnswer(BaseModel):
     model_config = _COMMAND
     satisfaction: int = Field(ge=1, le=5)
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] = ""
+    comment: Annotated[str, FreeText(max_length=4000, multiline=True)] = ""
     by: Ref | None = None
 
 
@@ -239,7 +233,7 @@ class Reassignment(BaseModel):
     department: Ref | None = None
     handler: Ref | None = None
     supervisor: Ref | None = None
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    reason: Annotated[str, FreeText(max_length=2000, multiline=True)] = ""
     by: Ref | None = None
 
     @model_validator(mode="after")

@@ -13,8 +13,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-"""A non-negative CNY amount."""
+Money = Annotated[Decimal, Field(ge=0, lt=Decimal(10) ** 18 - 1, allow_inf_nan=False)]
+"""A non-negative CNY amount that the read models' NUMERIC(20, 2) can hold (also once rounded to
+the fen): an amount they cannot hold would fail its projection on every retry."""
 
 _MODEL = ConfigDict(frozen=True, extra="forbid")
 
@@ -136,7 +137,7 @@ class ClientMetrics(BaseModel):
     model_config = _MODEL
     aum: Money = Decimal(0)
     annual_contribution: Money = Decimal(0)
-    transactions_12m: int = Field(default=0, ge=0)
+    transactions_12m: int = Field(default=0, ge=0, le=2**31 - 1)  # an INTEGER column
 
 
 def _sum(values: Iterable[Decimal]) -> Decimal:

@@ -1,5 +1,11 @@
-"""Identifiers that become part of workflow ids and search attributes: opaque references only,
-never something personal such as a phone or resident ID number."""
+"""Identifiers a caller chooses: opaque references only, never something personal.
+
+They become workflow ids, update ids, search attributes and key columns, all stored and shown in
+clear, so every one of them - client, complaint, matter, event, staff, department, measure and
+request ids - follows one rule (`opaque`): no part of it has the shape of a mobile or landline
+number or a resident ID number. A part is the whole value, the value with its separators taken
+out (`138-0013-8000`), or any piece between separators (`req:13800138000`).
+"""
 
 from __future__ import annotations
 
@@ -7,29 +13,69 @@ import re
 from collections.abc import Callable
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints
+from pydantic_core import PydanticCustomError
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# Opaque references only: these shapes are a mainland mobile number and a resident ID number,
-# which would leak into workflow ids and search attributes if accepted as identifiers.
-_MOBILE_LIKE = re.compile(r"^(?:86)?1[3-9]\d{9}$")
-_RESIDENT_ID_LIKE = re.compile(r"^\d{17}[\dXx]$")
+_PERSONAL_SHAPES = (
+    re.compile(r"(?:86)?1[3-9]\d{9}"),  # a mainland mobile number
+    re.compile(r"0[1-9]\d{8,10}"),  # a landline with its area code
+    re.compile(r"\d{17}[\dXx]"),  # a resident ID number
+)
+_SEPARATORS = re.compile(r"[-_.:]")
+PERSONAL_SHAPE = (
+    "must not have the shape of a phone or ID number (identifiers are stored in clear); "
+    "use an opaque reference such as the firm's own"
+)
 
 
-def safe_identifier(value: str) -> str:
-    if not _SAFE_ID.match(value):
-        raise ValueError(
-            "an identifier must be 1-64 letters, digits, '-' or '_' (an opaque reference)"
-        )
-    if _MOBILE_LIKE.match(value) or _RESIDENT_ID_LIKE.match(value):
-        raise ValueError(
-            "an identifier must not be a phone or ID number; use the firm's client reference"
-        )
+def has_personal_shape(value: str) -> bool:
+    parts = {value, _SEPARATORS.sub("", value), *_SEPARATORS.split(value)}
+    return any(shape.fullmatch(part) for part in parts for shape in _PERSONAL_SHAPES)
+
+
+def opaque(value: str) -> str:
+    if has_personal_shape(value):
+        raise PydanticCustomError("personal_shape", PERSONAL_SHAPE)
     return value
 
 
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+_KEY = re.compile(KEY_PATTERN)
+
+
+def safe_identifier(value: str) -> str:
+    """A client or event id: it becomes part of a workflow id and a search attribute."""
+    if not _CLIENT_ID.match(value):
+        raise ValueError(
+            "an identifier must be 1-64 letters, digits, '-' or '_' (an opaque reference)"
+        )
+    return opaque(value)
+
+
+def key(value: str) -> str:
+    """A caller's key (request id, measure id), checked outside a model."""
+    if not _KEY.match(value):
+        raise ValueError("must be 1-64 letters, digits and ._:- (starting with a letter or digit)")
+    return opaque(value)
+
+
 ClientId = Annotated[str, AfterValidator(safe_identifier)]
-"""Letters, digits, '-' and '_': it becomes part of a workflow id and a search attribute."""
+"""Letters, digits, '-' and '_': a client or event id."""
+Ref = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=REF_PATTERN), AfterValidator(opaque)
+]
+"""A complaint, staff member or department id: no spaces, no e-mail addresses, no colon (the
+matter registry's workflow id uses it as a separator)."""
+MatterRef = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, pattern=REF_PATTERN),
+    AfterValidator(opaque),
+]
+"""The reference repeat complaints merge on: a product code, order or case reference."""
+Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN), AfterValidator(opaque)]
+"""A caller's key, such as an improvement measure id: a colon is allowed."""
 
 
 def fresh_identifier(draw: Callable[[], str], attempts: int = 64) -> str:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.enums import ClientKind, RiskProfile
 from domain.policy import SegmentPolicy
+from domain.text import FreeText
 
 _MODEL = ConfigDict(frozen=True, extra="forbid")
 
@@ -56,7 +57,9 @@ class EnterpriseSegment(BaseModel):
     model_config = _MODEL
     kind: Literal[ClientKind.ENTERPRISE] = ClientKind.ENTERPRISE
     size: EnterpriseSize
-    industry: str = Field(min_length=1, max_length=80, description="e.g. a GB/T 4754 section")
+    industry: Annotated[str, FreeText(max_length=80)] = Field(
+        description="e.g. a GB/T 4754 section"
+    )
     financial_condition: FinancialCondition
 
     @field_validator("industry")

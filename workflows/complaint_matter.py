@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 with workflow.unsafe.imports_passed_through():
+    from domain.identifiers import Ref
     from workflows.refusals import refusing
 
 _MODEL = ConfigDict(frozen=True, extra="forbid")
@@ -66,10 +67,10 @@ class MatterInput(BaseModel):
 
 class MatterClaim(BaseModel):
     model_config = _MODEL
-    complaint_id: str
+    complaint_id: Ref
     complaint: ComplaintInput | None = None
     """The complaint to start if nobody owns the matter (its `complaint_id` is the claim's)."""
-    replace_closed: str | None = None
+    replace_closed: Ref | None = None
     """An owner that refused the caller's merge. The registry does not take the caller's word
     for it: the claim waits until the registry itself sees that complaint end, then claims
     again. (Before `STARTS_COMPLAINT`: replaced at once if it still owned the matter.)"""

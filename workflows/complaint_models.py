@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.complaint import ComplaintEvent, ComplaintIntake, Ref
+from domain.complaint import ComplaintEvent, ComplaintIntake
+from domain.identifiers import Ref
 from domain.policy import Policy
 
 DEFAULT_SUPERVISION = "complaint-supervision"
@@ -40,7 +41,7 @@ class MatterMember(BaseModel):
     """The complaint confirming (at its start) or releasing (at its end) the matter."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    complaint_id: str
+    complaint_id: Ref
 
 
 class Timeline(BaseModel):

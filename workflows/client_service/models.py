@@ -7,26 +7,31 @@ refused by the payload converter or the validator before it reaches the workflow
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.clients import TaskStatus
-from activities.privacy import PRINTABLE, STAFF_OR_CLIENT_ID
+from activities.privacy import ErasureReason
 from domain.client import ClientFile, ClientMetrics, FinancialInfo
 from domain.client_service import Plan, ServiceState, TaskKind, workflow_id_for
 from domain.consent import Consents
 from domain.enums import RiskLevel, RiskProfile, ServiceStatus, Tier
+from domain.identifiers import ClientId, Ref
 from domain.policy import Policy
+from domain.segments import Segment
+from domain.text import FreeText, Line
 
 WORKFLOW_TYPE = "ClientServiceWorkflow"
 __all__ = ["WORKFLOW_TYPE", "workflow_id_for"]  # the id, with the type, is the contract
+Note = Annotated[str, FreeText(max_length=2000, multiline=True)]
+Reason = Annotated[str, FreeText(max_length=500, multiline=True)]
 
 
 class ClientServiceInput(BaseModel):
     """`state` is None on the first start (onboarding fills it) and carried on continue-as-new."""
 
-    client_id: str
+    client_id: ClientId
     policy: Policy
     state: ServiceState | None = None
 
@@ -49,15 +54,15 @@ class BasicChanges(BaseModel):
     """Fields of `BasicInfo` to replace; those left out keep their value."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str | None = None
-    gender: str | None = None
+    name: Line | None = None
+    gender: Line | None = None
     birth_date: date | None = None
-    phone: str | None = None
-    email: str | None = None
-    address: str | None = None
-    occupation: str | None = None
-    family_status: str | None = None
-    id_number: str | None = None
+    phone: Line | None = None
+    email: Line | None = None
+    address: Annotated[str, FreeText(max_length=500, multiline=True)] | None = None
+    occupation: Line | None = None
+    family_status: Line | None = None
+    id_number: Line | None = None
 
 
 class ProfileUpdate(BaseModel):
@@ -68,8 +73,8 @@ class ProfileUpdate(BaseModel):
     financial: FinancialInfo | None = None
     metrics: ClientMetrics | None = None
     consents: Consents | None = None
-    advisor_id: str | None = None
-    segment: dict[str, Any] | None = None
+    advisor_id: ClientId | None = None
+    segment: Segment | None = None
     risk_answers: list[int] | None = None
 
     def changes(self) -> dict[str, Any]:
@@ -86,15 +91,15 @@ class CallbackOutcome(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal[TaskKind.CALLBACK, TaskKind.PLAN_REVIEW] = TaskKind.CALLBACK
-    task_id: str | None = Field(default=None, description="default: the oldest open one")
+    task_id: Line | None = Field(default=None, description="default: the oldest open one")
     satisfaction: int = Field(ge=1, le=5)
     recommend: int | None = Field(
         default=None, ge=0, le=10, description="0-10, would the client recommend us (for NPS)"
     )
-    returns: str | None = Field(default=None, max_length=2000)
-    life_situation: str | None = Field(default=None, max_length=2000)
-    new_needs: str | None = Field(default=None, max_length=2000)
-    advisor_id: str | None = None
+    returns: Note | None = None
+    life_situation: Note | None = None
+    new_needs: Note | None = None
+    advisor_id: ClientId | None = None
 
 
 class CallbackRecorded(BaseModel):
@@ -107,7 +112,7 @@ class CallbackRecorded(BaseModel):
 
 class PauseService(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Reason | None = None
 
 
 class ResumeService(BaseModel):
@@ -116,25 +121,15 @@ class ResumeService(BaseModel):
 
 class OffboardClient(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Reason | None = None
 
 
 class ErasePersonalData(BaseModel):
     """PIPL deletion request; who asked and the request's reference, no personal data."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    requested_by: str = Field(
-        min_length=1,
-        max_length=64,
-        pattern=STAFF_OR_CLIENT_ID,
-        description="staff id, not a name",
-    )
-    reason: str = Field(
-        min_length=1,
-        max_length=120,
-        pattern=PRINTABLE,
-        description="the request's reference",
-    )
+    requested_by: Ref = Field(description="staff id, not a name")
+    reason: ErasureReason = Field(description="the request's reference")
 
 
 class TaskView(BaseModel):

@@ -1,0 +1,195 @@
+"""No input wedges a workflow through the database: text PostgreSQL cannot hold is refused at
+the edge, naming the field and never the value, and a projection the database refuses anyway
+fails once, visibly, instead of retrying for ever.
+
+PostgreSQL text (and JSONB) cannot hold NUL: an enterprise's `segment.industry` or an event's
+`title` of "a\\x00b" used to pass validation, then its projection activity retried for ever and
+the client's `onboard`, and every later command on it, timed out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+
+from activities.client_events import (
+    ClientEvent,
+    ClientEventActivities,
+    EventKind,
+    EventProjection,
+    EventSegment,
+)
+from activities.clients import ClientActivities, ClientRecord, ClientServiceProjection
+from activities.deps import ActivityDeps
+from activities.notifications import NotificationActivities
+from activities.projection import REFUSED
+from commands import events
+from commands.base import CommandError
+from commands.clients import COMMANDS
+from domain.client import ClientFile
+from domain.enums import ServiceStatus, Tier
+from infra.keys import KeyRing
+from projections.crypto import FieldCipher
+from projections.tables import client_events, clients
+from tests.workflows.test_client_support import client_body, client_worker, ctx
+
+NUL = "a\x00b"
+AT = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+WITHIN = 60  # seconds: an answer takes well under one; a wedged command never gives one
+
+
+def enterprise(client_id: str, industry: str) -> dict[str, Any]:
+    body = client_body(client_id, answers=None)
+    body["kind"] = "enterprise"
+    body["basic"] = {"name": "Acme Trading Ltd", "phone": "13800138000"}
+    body["segment"] = {
+        "kind": "enterprise",
+        "size": "small",
+        "industry": industry,
+        "financial_condition": "sound",
+    }
+    return body
+
+
+async def refused(call: Any) -> CommandError:
+    try:
+        await asyncio.wait_for(call, WITHIN)
+    except CommandError as err:
+        return err
+    raise AssertionError("accepted")
+
+
+def assert_names_field_not_value(err: CommandError, field: str) -> None:
+    assert err.code == "invalid", err.as_json()
+    assert field in err.message, err.message
+    assert "\x00" not in err.message and "a\\x00b" not in err.message, err.message
+
+
+async def absent(env: WorkflowEnvironment, workflow_id: str) -> bool:
+    try:
+        await env.client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        return err.status == RPCStatusCode.NOT_FOUND
+    return False
+
+
+async def test_onboarding_refuses_a_nul_in_the_industry(
+    ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing
+) -> None:
+    async with client_worker(ts_env.client, db, keyring, ends=["client-c-nul-1"]) as queue:
+        err = await refused(
+            COMMANDS["onboard"](ctx(ts_env.client, queue), None, enterprise("c-nul-1", NUL))
+        )
+        assert_names_field_not_value(err, "industry")
+        assert await absent(ts_env, "client-c-nul-1")  # refused before anything started
+
+        # The same client, onboarded right, then sent the same text in an update: refused too,
+        # and the client still answers.
+        ok = await COMMANDS["onboard"](ctx(ts_env.client, queue), None, enterprise("c-nul-1", "C"))
+        assert ok["client_id"] == "c-nul-1"
+        change = {"segment": {**enterprise("c-nul-1", NUL)["segment"]}}
+        err = await refused(COMMANDS["update"](ctx(ts_env.client, queue), "c-nul-1", change))
+        assert_names_field_not_value(err, "industry")
+        shown = await asyncio.wait_for(
+            COMMANDS["show"](ctx(ts_env.client, queue), "c-nul-1", {}), WITHIN
+        )
+        assert shown["file"]["segment"]["industry"] == "C"
+
+
+async def test_an_event_title_with_a_nul_is_refused(
+    ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing
+) -> None:
+    body = {
+        "event_id": "ev-nul-1",
+        "kind": "seminar",
+        "title": NUL,
+        "starts_at": "2027-03-01T09:30:00+08:00",
+    }
+    async with client_worker(ts_env.client, db, keyring, ends=["event-ev-nul-1"]) as queue:
+        err = await refused(events.create(ctx(ts_env.client, queue), None, body))
+    assert_names_field_not_value(err, "title")
+    assert await absent(ts_env, "event-ev-nul-1")
+
+
+@pytest.mark.parametrize(
+    ("figure", "value"),
+    [("aum", 10**18 + 7), ("transactions_12m", 2**31 + 5)],  # past NUMERIC(20, 2), INTEGER
+)
+async def test_onboarding_refuses_figures_the_read_model_cannot_hold(
+    ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, figure: str, value: int
+) -> None:
+    body = client_body("c-big-1")
+    body["metrics"] = {**body["metrics"], figure: value}
+    async with client_worker(ts_env.client, db, keyring, ends=["client-c-big-1"]) as queue:
+        err = await refused(COMMANDS["onboard"](ctx(ts_env.client, queue), None, body))
+    assert err.code == "invalid" and f"metrics.{figure}" in err.message, err.message
+    assert str(value) not in err.message
+    assert await absent(ts_env, "client-c-big-1")
+
+
+def deps(engine: Engine, keyring: KeyRing) -> ActivityDeps:
+    return ActivityDeps(engine=engine, cipher=FieldCipher(keyring))
+
+
+def assert_refused_once(err: ApplicationError, sqlstate: str) -> None:
+    assert err.type == REFUSED and err.non_retryable, err
+    assert sqlstate in err.message, err.message
+    assert "\x00" not in err.message and "u0000" not in err.message and "Acme" not in err.message
+
+
+async def test_a_row_the_database_refuses_fails_its_projection_once_not_for_ever(
+    db: Engine, keyring: KeyRing
+) -> None:
+    # What a history recorded before the text rule still carries: the client row's segment is a
+    # plain JSON object, written to JSONB, which cannot hold NUL.
+    file = ClientFile.model_validate(enterprise("c-nul-2", "C"))
+    record = ClientRecord(
+        file=file,
+        tier=Tier.REGULAR,
+        risk=None,
+        risk_assessed_at=None,
+        status=ServiceStatus.ACTIVE,
+        next_service_due=None,
+        next_service_kind=None,
+        segment={"kind": "enterprise", "industry": NUL},
+        missing_fields=[],
+        onboarded_at=AT,
+    )
+    projection = ClientServiceProjection(
+        workflow_id="client-c-nul-2", client_id="c-nul-2", seq=1, at=AT, client=record
+    )
+    with pytest.raises(ApplicationError) as err:
+        ActivityEnvironment().run(
+            ClientActivities(deps(db, keyring)).project_client_service, projection
+        )
+    assert_refused_once(err.value, "22P05")  # untranslatable_character
+    with db.connect() as conn:
+        assert conn.execute(select(clients).where(clients.c.client_id == "c-nul-2")).all() == []
+
+
+async def test_a_title_the_database_refuses_fails_the_event_projection_once(
+    db: Engine, keyring: KeyRing
+) -> None:
+    event = ClientEvent.model_construct(  # past validation, as an old history holds it
+        event_id="ev-nul-2",
+        kind=EventKind.SEMINAR,
+        title=NUL,
+        starts_at=AT,
+        segment=EventSegment(),
+    )
+    projection = EventProjection(
+        workflow_id="event-ev-nul-2", seq=1, at=AT, event=event, write_event=True
+    )
+    activities = ClientEventActivities(deps(db, keyring), NotificationActivities(deps(db, keyring)))
+    with pytest.raises(ApplicationError) as err:
+        ActivityEnvironment().run(activities.project_client_event, projection)
+    assert_refused_once(err.value, "none")  # the driver refuses NUL before sending anything
+    with db.connect() as conn:
+        assert conn.execute(select(client_events)).all() == []
