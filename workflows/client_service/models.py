@@ -31,7 +31,7 @@ Reason = Annotated[str, FreeText(max_length=500, multiline=True)]
 class ClientServiceInput(BaseModel):
     """`state` is None on the first start (onboarding fills it) and carried on continue-as-new."""
 
-    client_id: ClientId
+    client_id: str
     policy: Policy
     state: ServiceState | None = None
 
