@@ -141,6 +141,14 @@ def _mask_shapes(text: str) -> str:
     return text
 
 
+_WHOLE_SHAPES = frozenset({"<email>", "<id-number>", "<card-number>", "<number>", "<phone>"})
+
+
+def is_personal_number(text: str) -> bool:
+    """Whether the text, all of it, is an e-mail address or a phone, ID or card number."""
+    return _mask_shapes(_normalise(text)) in _WHOLE_SHAPES
+
+
 def _snake(key: str) -> str:
     key = unicodedata.normalize("NFKC", key).strip()
     key = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", key)

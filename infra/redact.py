@@ -30,7 +30,7 @@ LOGGABLE_KEYS = frozenset(
         # ours: identifiers, states and counts
         "client_id", "complaint_id", "review_id", "period", "seq", "kind", "stage", "status",
         "tier", "via", "template", "channel", "purpose", "signal", "snapshots", "not_running",
-        "error", "url", "cors_origin", "due",
+        "error", "url", "cors_origin", "due", "sqlstate",
         # a refusal's message names fields and rules, never values (domain.refusals); a
         # `reason` is not here: commands carry free-text reasons written by staff
         "refusal",

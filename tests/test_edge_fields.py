@@ -13,32 +13,27 @@ from pydantic import AfterValidator, BaseModel
 from temporalio import workflow
 
 from activities.privacy import EraseRequest
+from activities.tier_review import TierChangeSignal
 from commands.complaint_open import OpenComplaint
 from commands.improvements import MeasureFilter, NewMeasure
 from domain import identifiers
+from domain.policy import Policy
 from domain.text import FreeText
+from workflows.client_service_state import ServiceState
 from workflows.registry import ALL_WORKFLOWS
+from workflows.tier_review import TierReviewInput
 
 COMMAND_BODIES: list[type[BaseModel]] = [OpenComplaint, NewMeasure, MeasureFilter, EraseRequest]
 
+# Models no caller writes: not walked into.
+NOT_FROM_CALLERS: dict[type[BaseModel], str] = {
+    Policy: "the firm's policy file, validated by infra.policy_file when loaded",
+    ServiceState: "the client workflow's own state, carried across continue-as-new",
+    TierChangeSignal: "sent by the tier review's activity, from the review's own figures",
+    TierReviewInput: "started by the schedule, continued as new by the review itself",
+}
+# Plain strings that stay plain, and why.
 NOT_CALLER_TEXT = {
-    # The firm's policy file: loaded and validated by infra.policy_file, not typed by callers.
-    "HolidayPolicy.country",
-    "HolidayPolicy.greet[]",
-    "Policy.timezone",
-    "SchedulePolicy.kpi_report_cron",
-    "SchedulePolicy.tier_review_cron",
-    # Written by the workflows and activities themselves (carried state, the review's signals).
-    "HolidayTable.country",
-    "HolidayTable.days{}{key}",
-    "HolidayTable.names[]",
-    "OpenTask.task_id",
-    "ServiceState.done_keys[]",
-    "ServiceState.last_review_id",
-    "TierChangeSignal.reason",
-    "TierChangeSignal.review_id",
-    "TierReviewInput.after_client_id",
-    "TierReviewInput.review_id",
     # Run inputs built by the commands from ids they have checked; typed here, a value that
     # failed to decode would stall the workflow task instead of being refused.
     "ClientServiceInput.client_id",
@@ -84,6 +79,8 @@ def plain_strings(tp: Any, path: str, seen: set[type], out: set[str]) -> None:
         return
     elif inspect.isclass(tp) and issubclass(tp, BaseModel) and tp not in seen:
         seen.add(tp)
+        if tp in NOT_FROM_CALLERS:
+            return
         for name, field in tp.model_fields.items():
             annotation = (
                 Annotated[(field.annotation, *field.metadata)]

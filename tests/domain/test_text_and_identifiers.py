@@ -60,6 +60,9 @@ def test_free_text_is_stripped_then_measured_as_a_string() -> None:
         "110105194912310021",
         "02112345678",  # a landline with its area code
         "138-0013-8000",
+        "138_0013_8000",
+        "010-6234-5678",
+        "6222-0212-3456-7890",  # a bank card
         "req:13800138000",
         "c_13800138000_2",
         "retry.11010519491231002x.1",
@@ -80,6 +83,7 @@ def test_personal_shapes_are_found_in_any_part_of_an_identifier(value: str) -> N
         "1380013800",  # ten digits: no phone
         "c138001380001",  # digits inside a longer part
         "2026-12-01",
+        "20261201-120000-001",  # a timestamped request key
         *[uuid.uuid4().hex for _ in range(50)],
         *[str(uuid.uuid4()) for _ in range(50)],
     ],
