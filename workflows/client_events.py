@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.client import ClientId
     from domain.periods import IsoPeriod, Period
     from domain.policy import Policy
+    from workflows import projecting
     from workflows.refusals import refusing
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
@@ -246,7 +247,7 @@ class ClientEventWorkflow:
             if before is not None:
                 self._counts[before] = self._counts.get(before, 0) - 1
             self._counts[i.status] = self._counts.get(i.status, 0) + 1
-        await workflow.execute_activity_method(
+        await projecting.project(
             ClientEventActivities.project_client_event,
             EventProjection(
                 workflow_id=workflow.info().workflow_id,

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.complaint_state import Change, Complaint, receive
     from workflows import complaint_outbox as outbox
+    from workflows import projecting
     from workflows.complaint_effects import current_details, search_attribute_updates
     from workflows.complaint_models import (
         MATTER_CONFIRM,
@@ -194,7 +195,7 @@ class ComplaintWorkflow:
     async def _project(self, snapshot: Complaint, event: ComplaintEvent) -> None:
         """Waits for the read model; `_projecting` lets `acknowledgement` offer read-your-writes."""
         self._projecting += 1
-        await workflow.execute_activity_method(
+        await projecting.project(
             ComplaintActivities.project,
             ComplaintProjection(
                 workflow_id=workflow.info().workflow_id,

@@ -10,11 +10,15 @@ the client's `onboard`, and every later command on it, timed out.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
@@ -33,11 +37,16 @@ from activities.projection import REFUSED
 from commands import events
 from commands.base import CommandError
 from commands.clients import COMMANDS
+from commands.complaints import COMMANDS as complaint_commands
 from domain.client import ClientFile
 from domain.enums import ServiceStatus, Tier
+from domain.policy import Policy
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
-from projections.tables import client_events, clients
+from projections.tables import client_events, clients, complaints
+from tests.faults.drive import ASSESS
+from tests.helpers.complaint_env import assert_healthy, complaint_context, intake
+from tests.workflows.test_client_onboarding import client_rows
 from tests.workflows.test_client_support import client_body, client_worker, ctx
 
 NUL = "a\x00b"
@@ -193,3 +202,75 @@ async def test_a_title_the_database_refuses_fails_the_event_projection_once(
     assert_refused_once(err.value, "none")  # the driver refuses NUL before sending anything
     with db.connect() as conn:
         assert conn.execute(select(client_events)).all() == []
+
+
+@contextmanager
+def narrowed(engine: Engine, table: str, column: str) -> Iterator[None]:
+    """The column made too short for the values the test sends: a real refusal by the database
+    (string_data_right_truncation, a DataError) on the real projection path."""
+    with engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE varchar(3)"))
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE varchar(64)"))
+
+
+async def refused_projections(handle: WorkflowHandle[Any, Any]) -> list[int]:
+    """The attempt of every failed activity whose failure is a refused projection."""
+    started: dict[int, int] = {}
+    found = []
+    async for e in handle.fetch_history_events():
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started[e.event_id] = e.activity_task_started_event_attributes.attempt
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+            failed = e.activity_task_failed_event_attributes
+            if failed.failure.application_failure_info.type == REFUSED:
+                found.append(started[failed.started_event_id])
+    return found
+
+
+async def test_a_refused_projection_is_recorded_once_and_the_client_is_still_served(
+    ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing
+) -> None:
+    body = client_body("c-ref-1")  # advisor "adv-07": longer than the narrowed column
+    async with client_worker(ts_env.client, db, keyring, ends=["client-c-ref-1"]) as queue:
+        c = ctx(ts_env.client, queue)
+        with narrowed(db, "clients", "advisor_id"):
+            out = await asyncio.wait_for(COMMANDS["onboard"](c, None, body), WITHIN)
+        assert out["tier"] == "regular"  # the history holds the onboarding
+        handle = ts_env.client.get_workflow_handle("client-c-ref-1")
+        assert set(await refused_projections(handle)) == {1}  # each failed once, not retried
+        assert [r.client_id for r in client_rows(db)] == []  # the read model is behind
+
+        # The next change is answered and brings the read model up to date.
+        metrics = {"aum": "2000", "annual_contribution": "10", "transactions_12m": 1}
+        view = await asyncio.wait_for(
+            COMMANDS["update"](c, "c-ref-1", {"metrics": metrics}), WITHIN
+        )
+        assert view["status"] == "active"
+        assert [(r.client_id, r.advisor_id) for r in client_rows(db)] == [("c-ref-1", "adv-07")]
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        await assert_healthy(handle)
+
+
+async def test_a_refused_projection_does_not_stop_a_complaint(
+    ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, policy: Policy
+) -> None:
+    async with complaint_context(ts_env.client, db, keyring, policy) as c:
+        opened = await complaint_commands["open"](c, None, intake("c-ref-2"))
+        cid = opened["complaint_id"]
+        handle = ts_env.client.get_workflow_handle(opened["workflow_id"])
+        assessment = {**ASSESS, "handler": "h-1234"}  # longer than the narrowed column
+        with narrowed(db, "complaints", "handler"):
+            state = await asyncio.wait_for(complaint_commands["assess"](c, cid, assessment), WITHIN)
+        assert state["stage"] == "investigation"
+        assert set(await refused_projections(handle)) == {1}
+        step = {"findings": "ledger checked", "done": True}
+        state = await asyncio.wait_for(complaint_commands["investigate"](c, cid, step), WITHIN)
+        assert state["stage"] == "resolution"
+        with db.connect() as conn:
+            row = conn.execute(select(complaints).where(complaints.c.complaint_id == cid)).one()
+        assert (row.stage, row.handler) == ("resolution", "h-1234")
+        await assert_healthy(handle)

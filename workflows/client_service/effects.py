@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.consent import Purpose
     from domain.policy import HolidayPolicy, Policy
     from domain.service_events import ServiceEvent
+    from workflows import projecting
     from workflows import search_attributes as sa
     from workflows.client_service.models import CallbackOutcome
 
@@ -106,7 +107,7 @@ async def perform(effect: Effect) -> None:
 
 
 async def _project(p: ClientServiceProjection) -> None:
-    await workflow.execute_activity_method(
+    await projecting.project(
         ClientActivities.project_client_service,
         p,
         start_to_close_timeout=ACTIVITY_TIMEOUT,

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.enums import ServiceStatus
     from domain.policy import Policy
     from domain.tiering import tier_for
+    from workflows import projecting
     from workflows import search_attributes as sa
     from workflows.client_service.models import (
         CallbackOutcome,
@@ -204,7 +205,7 @@ class Effects:
         changed = force or record != self._written
         if changed or rows:
             s.seq += 1
-            await workflow.execute_activity_method(
+            written = await projecting.project(
                 ClientActivities.project_client_service,
                 ClientServiceProjection(
                     workflow_id=self.workflow_id,
@@ -217,7 +218,8 @@ class Effects:
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 summary=f"{len(rows)} task rows" + (", client row" if changed else ""),
             )
-            self._written = record
+            if written:  # else the next publish sends the client row again
+                self._written = record
         self._show(s, self.plan)
 
     def _record(self, s: ServiceState, p: Plan) -> ClientRecord:
