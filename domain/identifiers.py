@@ -5,7 +5,9 @@ clear, so every one of them - client, complaint, matter, event, staff, departmen
 request ids - follows one rule (`opaque`): no part of it is a phone, ID or card number as
 `domain.personal_data` knows them. A part is the whole value (`138-0013-8000`, also written
 `138_0013_8000`) or any piece between separators (`req:13800138000`). Digits glued to letters
-(`c13800138000`) are not looked into: a generated id (hex) may hold such a run.
+(`c13800138000`) and a UUID's groups are not looked into: random hex may hold such a run. An
+all-digit part is refused when it has a number's shape, so a generated id should not end in a
+random slice that may be all digits (`c-0839546569`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Annotated
 from pydantic import AfterValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from domain.personal_data import is_personal_number
+from domain.personal_data import UUID_SHAPE, is_personal_number
 
 _SEPARATORS = re.compile(r"[-_.:]")
 _AS_DASHES = str.maketrans("_:", "--")
@@ -29,8 +31,9 @@ PERSONAL_SHAPE = (
 
 def has_personal_shape(value: str) -> bool:
     dashed = value.translate(_AS_DASHES)  # the separators people write numbers with
-    parts = {value, dashed, *_SEPARATORS.split(value)}
-    return any(is_personal_number(part) for part in parts)
+    # A UUID's groups are random hex: one that happens to be all digits is no phone number.
+    pieces = _SEPARATORS.split(UUID_SHAPE.sub("-", value))
+    return any(is_personal_number(part) for part in {value, dashed, *pieces})
 
 
 def opaque(value: str) -> str:

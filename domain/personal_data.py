@@ -109,7 +109,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"(?<![\d+])\+\d{{1,3}}(?:{_S}?\d){{6,14}}" + _NA), "<phone>"),
 ]
 # Run ids and other UUIDs are operational and may hold digit runs that look like a number.
-_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+UUID_SHAPE = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _PLAIN_TYPES = (bool, float, Decimal, datetime, date, time, timedelta, UUID, Enum)
 _MAX_DEPTH = 8
 
@@ -127,7 +127,7 @@ def mask_text(text: str) -> str:
     """The text unchanged if it holds nothing personal, else its normalised form, masked."""
     normal = _normalise(text)
     pieces, at = [], 0
-    for uuid in _UUID.finditer(normal):
+    for uuid in UUID_SHAPE.finditer(normal):
         pieces += [_mask_shapes(normal[at : uuid.start()]), uuid.group()]
         at = uuid.end()
     pieces.append(_mask_shapes(normal[at:]))

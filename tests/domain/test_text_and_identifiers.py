@@ -84,6 +84,8 @@ def test_personal_shapes_are_found_in_any_part_of_an_identifier(value: str) -> N
         "c138001380001",  # digits inside a longer part
         "2026-12-01",
         "20261201-120000-001",  # a timestamped request key
+        "13800138-0000-4000-8000-021234567890",  # a UUID whose groups happen to be digits
+        "req:13800138-0000-4000-8000-021234567890",
         *[uuid.uuid4().hex for _ in range(50)],
         *[str(uuid.uuid4()) for _ in range(50)],
     ],

@@ -23,6 +23,13 @@ from tests.faults.drive import ASSESS, client_file, intake, resolve_body
 from tests.fuzz.strategies import TARGET
 from workflows.complaint_models import matter_workflow_id
 
+
+def fresh_id(prefix: str) -> str:
+    """A new id whose random part starts with a letter: an all-digit part can have a phone
+    number's shape, which every identifier refuses (`domain.identifiers`)."""
+    return f"{prefix}-x{uuid.uuid4().hex[:10]}"
+
+
 LIVENESS_SECONDS = 180
 """How long a command may take before the example counts as stuck: longer than the commands'
 own two-minute answer bound, so a command that reports itself unavailable is judged as such."""
@@ -55,7 +62,7 @@ def judge_refusal(what: str, err: CommandError, body: Any) -> None:
 
 
 async def _complaint(ctx: CommandContext, steps: list[tuple[str, dict[str, Any]]]) -> str:
-    cid = f"fz-{uuid.uuid4().hex[:10]}"
+    cid = fresh_id("fz")
     await complaints.COMMANDS["open"](ctx, None, intake(cid))
     for verb, body in steps:
         await complaints.COMMANDS[verb](ctx, cid, body)
@@ -63,20 +70,20 @@ async def _complaint(ctx: CommandContext, steps: list[tuple[str, dict[str, Any]]
 
 
 async def _client(ctx: CommandContext) -> str:
-    client_id = f"fzc-{uuid.uuid4().hex[:10]}"
+    client_id = fresh_id("fzc")
     await clients.onboard(ctx, None, client_file(client_id))
     return client_id
 
 
 async def _event(ctx: CommandContext) -> str:
-    event_id = f"fze-{uuid.uuid4().hex[:10]}"
+    event_id = fresh_id("fze")
     await events.create(ctx, None, event_body(event_id))
     return event_id
 
 
 async def _matter(ctx: CommandContext) -> str:
     """The open-complaint registry of a fresh client's `fees` matter."""
-    client_id = f"fzm-{uuid.uuid4().hex[:10]}"
+    client_id = fresh_id("fzm")
     await complaints.COMMANDS["open"](
         ctx, None, {**intake("x"), "complaint_id": None, "client_id": client_id, "category": "fees"}
     )
@@ -84,7 +91,7 @@ async def _matter(ctx: CommandContext) -> str:
 
 
 async def _measure(ctx: CommandContext) -> str:
-    measure_id = f"fzi-{uuid.uuid4().hex[:10]}"
+    measure_id = fresh_id("fzi")
     body = {
         "cause": "pricing_error",
         "measure": "Check fees",
@@ -130,7 +137,7 @@ FRESH = "@fresh"
 
 def _fresh(value: Any) -> Any:
     if value == FRESH:
-        return f"fz-{uuid.uuid4().hex[:12]}"
+        return fresh_id("fz")
     if isinstance(value, dict):
         return {k: _fresh(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from temporalio.client import (
 from commands import complaints, demo, events, improvements, report
 from commands.base import CommandError
 from tests.faults.drive import intake
-from tests.fuzz.rig import FuzzRig, event_body, judge_refusal
+from tests.fuzz.rig import FuzzRig, event_body, fresh_id, judge_refusal
 
 LONG = "x" * 5000
 
@@ -58,7 +57,7 @@ async def test_report_kpi_does_not_echo_a_long_period(rig: FuzzRig) -> None:
 
 
 async def test_event_attend_does_not_echo_long_client_ids(rig: FuzzRig) -> None:
-    event_id = f"fze-{uuid.uuid4().hex[:10]}"
+    event_id = fresh_id("fze")
     await events.create(rig.ctx, None, event_body(event_id))
     body = {"attended": [LONG]}
     err = await refusal(events.COMMANDS["attend"](rig.ctx, event_id, body))
@@ -82,7 +81,7 @@ async def send_null(handle: WorkflowHandle[Any, Any], update: str) -> None:
 
 async def test_a_null_claim_does_not_wedge_the_matter_registry(rig: FuzzRig) -> None:
     # `ComplaintMatterWorkflow.claim` has no validator; its handler reads `req.complaint_id`.
-    client_id = f"fzm-{uuid.uuid4().hex[:10]}"
+    client_id = fresh_id("fzm")
     opening = {**intake("x"), "complaint_id": None, "client_id": client_id, "category": "fees"}
     await complaints.COMMANDS["open"](rig.ctx, None, opening)
     registry = rig.ctx.client.get_workflow_handle(f"complaint-matter:{client_id}:fees")
