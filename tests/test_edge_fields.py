@@ -17,9 +17,9 @@ from activities.tier_review import TierChangeSignal
 from commands.complaint_open import OpenComplaint
 from commands.improvements import MeasureFilter, NewMeasure
 from domain import identifiers
+from domain.client_service import ServiceState
 from domain.policy import Policy
 from domain.text import FreeText
-from workflows.client_service_state import ServiceState
 from workflows.registry import ALL_WORKFLOWS
 from workflows.tier_review import TierReviewInput
 
