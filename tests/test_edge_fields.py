@@ -20,6 +20,7 @@ from domain import identifiers
 from domain.client_service import ServiceState
 from domain.policy import Policy
 from domain.text import FreeText
+from workflows.client_events import EventCarry
 from workflows.registry import ALL_WORKFLOWS
 from workflows.tier_review import TierReviewInput
 
@@ -29,6 +30,7 @@ COMMAND_BODIES: list[type[BaseModel]] = [OpenComplaint, NewMeasure, MeasureFilte
 NOT_FROM_CALLERS: dict[type[BaseModel], str] = {
     Policy: "the firm's policy file, validated by infra.policy_file when loaded",
     ServiceState: "the client workflow's own state, carried across continue-as-new",
+    EventCarry: "the event workflow's own counts and cursor, carried across continue-as-new",
     TierChangeSignal: "sent by the tier review's activity, from the review's own figures",
     TierReviewInput: "started by the schedule, continued as new by the review itself",
 }
