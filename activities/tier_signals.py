@@ -69,7 +69,11 @@ class TierSignalActivities:
         if progress.done:
             activity.logger.info(
                 "tier signals resumed",
-                extra={"review_id": batch.review_id, "done": progress.done, "of": len(changes)},
+                extra={
+                    "review_id": batch.review_id,
+                    "signalled": progress.done,
+                    "changes": len(changes),
+                },
             )
 
         async def one(decision: TierDecision) -> None:

@@ -30,7 +30,9 @@ LOGGABLE_KEYS = frozenset(
         # ours: identifiers, states and counts
         "client_id", "complaint_id", "review_id", "period", "seq", "kind", "stage", "status",
         "tier", "via", "template", "channel", "purpose", "signal", "snapshots", "not_running",
-        "error", "url", "cors_origin", "due", "sqlstate",
+        "error", "url", "cors_origin", "due", "signalled", "changes",
+        # the plaintext repair's event ids and counts (audit.plaintext)
+        "event_id", "new_run_id", "reset_to_event", "dropped", "sqlstate",
         # a refusal's message names fields and rules, never values (domain.refusals); a
         # `reason` is not here: commands carry free-text reasons written by staff
         "refusal",

@@ -109,7 +109,9 @@ class ComplaintMatterWorkflow:
         try:
             await child
         except ChildWorkflowError:
-            workflow.logger.info("matter owner ended without completing", extra={"id": child.id})
+            workflow.logger.info(
+                "matter owner ended without completing", extra={"workflow_id": child.id}
+            )
         self._child, self._owner = None, None
         self._show()
 

@@ -126,7 +126,8 @@ async def _notify(req: NotifyRequest) -> tuple[str, str | None, str | None]:
         )
     except ActivityError:
         workflow.logger.warning(
-            "client notification failed", extra={"template": req.template, "id": req.client_id}
+            "client notification failed",
+            extra={"template": req.template, "client_id": req.client_id},
         )
         return "failed", None, "delivery failed"
     return result.status, result.channel, result.reason
