@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from activities.deps import ActivityDeps
 from activities.registry import build_activities
 from domain.policy import Policy
+from infra.codec import PlaintextAlarm
 from infra.database import database_url, make_engine
 from infra.keys import KeyRingError, load_keyring
 from infra.logging import configure_logging, core_runtime, get_logger
@@ -62,7 +63,7 @@ async def main(settings: Settings) -> int:
         return 2
     engine = make_engine(database_url(settings))
     deps = ActivityDeps(engine=engine, cipher=FieldCipher(keyring))
-    client = await connect(settings, keyring)
+    client = await connect(settings, keyring, PlaintextAlarm(Runtime.default().metric_meter))
     await ensure_schedules(client, settings.temporal_task_queue, policy)
     with ThreadPoolExecutor(max_workers=32, thread_name_prefix="activity") as executor:
         worker = build_worker(client, settings.temporal_task_queue, deps, executor)

@@ -12,6 +12,7 @@ primary key long before that.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
 
@@ -19,7 +20,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadCodec
+from temporalio.common import MetricCounter, MetricMeter
+from temporalio.converter import PayloadCodec, SerializationContext, WithSerializationContext
 
 from infra.keys import PAYLOAD_PURPOSE, KeyRing, KeyRingError, PurposeRing
 
@@ -33,10 +35,46 @@ class PlaintextPayloadError(KeyRingError):
     """A payload that should have been encrypted was not."""
 
 
-class EncryptionCodec(PayloadCodec):
-    def __init__(self, keyring: KeyRing | PurposeRing) -> None:
+class PlaintextAlarm:
+    """What a refused plaintext payload sets off: a warning naming the workflow and, given the
+    process's metric meter (the worker's), a counter labelled with the workflow id."""
+
+    def __init__(self, meter: MetricMeter | None = None) -> None:
+        self._counter: MetricCounter | None = (
+            meter.create_counter(
+                "client_care_plaintext_payloads",
+                "payloads refused for arriving unencrypted, by workflow id: each one wedges its "
+                "workflow until `auditor.py repair-plaintext` resets it",
+            )
+            if meter is not None
+            else None
+        )
+
+    def __call__(self, workflow_id: str | None, encoding: str) -> None:
+        from infra.logging import get_logger  # infra.logging imports the redaction, not us
+
+        get_logger("infra.codec").warning(
+            "plaintext payload refused: the workflow is stuck until repaired with "
+            "`auditor.py repair-plaintext`",
+            workflow_id=workflow_id or "unknown",
+            encoding=encoding,
+        )
+        if self._counter is not None:
+            self._counter.add(1, {"workflow_id": workflow_id or "unknown"})
+
+
+class EncryptionCodec(PayloadCodec, WithSerializationContext):
+    def __init__(self, keyring: KeyRing | PurposeRing, alarm: PlaintextAlarm | None = None) -> None:
         self._ring = keyring
         self._ciphers = {kid: AESGCM(keyring.subkey(kid, PAYLOAD_PURPOSE)) for kid in keyring.keys}
+        self._alarm = alarm or PlaintextAlarm()
+        self._workflow_id: str | None = None
+
+    def with_context(self, context: SerializationContext) -> EncryptionCodec:
+        # The SDK asks for a copy per workflow, activity or client call; the ciphers are shared.
+        bound = copy.copy(self)
+        bound._workflow_id = getattr(context, "workflow_id", None)
+        return bound
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.encrypt(p) for p in payloads]
@@ -61,6 +99,7 @@ class EncryptionCodec(PayloadCodec):
     def decrypt(self, payload: Payload) -> Payload:
         if not self.is_encrypted(payload):
             encoding = payload.metadata.get("encoding", b"").decode("ascii", "replace")
+            self._alarm(self._workflow_id, encoding)
             raise PlaintextPayloadError(
                 f"refusing an unencrypted payload (encoding {encoding!r}): every payload in this "
                 "namespace must come through the client-care data converter or codec server"

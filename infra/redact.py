@@ -33,6 +33,8 @@ LOGGABLE_KEYS = frozenset(
         "error", "url", "cors_origin", "due", "signalled", "changes",
         # the plaintext repair's event ids and counts (audit.plaintext)
         "event_id", "new_run_id", "reset_to_event", "dropped", "sqlstate",
+        # a refused plaintext payload's declared encoding (infra.codec.PlaintextAlarm)
+        "encoding",
         # a refusal's message names fields and rules, never values (domain.refusals); a
         # `reason` is not here: commands carry free-text reasons written by staff
         "refusal",

@@ -12,16 +12,16 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
-from infra.codec import EncryptionCodec
+from infra.codec import EncryptionCodec, PlaintextAlarm
 from infra.keys import KeyRing, load_keyring
 from infra.settings import Settings, get_settings
 
 
-def data_converter(keyring: KeyRing) -> DataConverter:
+def data_converter(keyring: KeyRing, alarm: PlaintextAlarm | None = None) -> DataConverter:
     """Pydantic payloads, encrypted; failure messages and stack traces are encrypted too."""
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(keyring),
+        payload_codec=EncryptionCodec(keyring, alarm),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 
@@ -67,13 +67,18 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     )
 
 
-async def connect(settings: Settings | None = None, keyring: KeyRing | None = None) -> Client:
+async def connect(
+    settings: Settings | None = None,
+    keyring: KeyRing | None = None,
+    alarm: PlaintextAlarm | None = None,
+) -> Client:
+    """`alarm` is the worker's: it counts refused plaintext payloads on the worker's metrics."""
     settings = settings or get_settings()
     keyring = keyring or load_keyring(settings)
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=data_converter(keyring),
+        data_converter=data_converter(keyring, alarm),
         tls=tls_config(settings),
         api_key=settings.temporal_api_key,
     )

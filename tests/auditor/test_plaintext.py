@@ -1,5 +1,6 @@
 """A signal sent by hand with the real `temporal` CLI, past the codec, wedges a client workflow;
-`auditor.py find-plaintext` names it and `repair-plaintext` resets the workflow to before it."""
+the worker says so at once (a warning and a counter naming the workflow), `auditor.py
+find-plaintext` names the event and `repair-plaintext` resets the workflow to before it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import asyncio
 import json
 import uuid
 
+import structlog
 from sqlalchemy import Engine
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.client import Client
+from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.testing import WorkflowEnvironment
 
 from audit import plaintext
@@ -16,7 +20,12 @@ from commands.base import CommandError
 from commands.clients import COMMANDS
 from domain.enums import Tier
 from infra.binaries import temporal_cli
+from infra.codec import PlaintextAlarm
+from infra.embedded_pg import free_port
 from infra.keys import KeyRing
+from infra.metrics import prometheus
+from infra.temporal import data_converter
+from tests.infra.test_metrics import _scrape
 from tests.workflows.test_client_support import client_body, client_worker, ctx
 
 
@@ -33,6 +42,56 @@ async def failed_tasks(handle: object) -> int:
     )
 
 
+async def send_by_hand(client: Client, workflow_id: str) -> None:
+    """Plain JSON, as an operator would type it: no codec, so stored in clear."""
+    sent = await asyncio.create_subprocess_exec(
+        temporal_cli(), "workflow", "signal", "--address",
+        client.service_client.config.target_host, "--namespace", client.namespace,
+        "--workflow-id", workflow_id, "--name", "change_tier",
+        "--input", json.dumps({"review_id": "by-hand", "new_tier": "diamond"}),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(sent.communicate(), 60)
+    assert sent.returncode == 0, err
+
+
+async def test_the_worker_names_the_wedged_workflow_in_its_log_and_metrics(
+    dev_env: WorkflowEnvironment, db: Engine, keyring: KeyRing
+) -> None:
+    port = free_port()
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=prometheus(f"127.0.0.1:{port}")))
+    # the worker's own client, as worker.py builds it: the alarm counts on its runtime's meter
+    client = await Client.connect(
+        dev_env.client.service_client.config.target_host,
+        namespace=dev_env.client.namespace,
+        data_converter=data_converter(keyring, PlaintextAlarm(runtime.metric_meter)),
+        runtime=runtime,
+    )
+    client_id = f"pt-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"client-{client_id}"
+    series = "client_care_plaintext_payloads_total"
+    async with client_worker(client, db, keyring, ends=[workflow_id]) as queue:
+        await COMMANDS["onboard"](ctx(client, queue), None, client_body(client_id, Tier.GOLD))
+        assert not [k for k, _ in (await _scrape(port)) if k == series]
+        with structlog.testing.capture_logs() as logs:
+            await send_by_hand(client, workflow_id)
+            counted = 0.0
+            for _ in range(200):
+                scraped = await _scrape(port)
+                counted = sum(v for (n, labels), v in scraped.items() if n == series)
+                if counted:
+                    break
+                await asyncio.sleep(0.1)
+        assert counted >= 1
+        labelled = {dict(labels).get("workflow_id") for (n, labels) in scraped if n == series}
+        assert labelled == {workflow_id}
+        warned = [e for e in logs if e["event"].startswith("plaintext payload refused")]
+        assert warned and {e["workflow_id"] for e in warned} == {workflow_id}
+        assert all(e["encoding"] == "json/plain" for e in warned)
+        assert "repair-plaintext" in warned[0]["event"]
+        await plaintext.repair(client, workflow_id, "test: hand-made signal")
+
+
 async def test_a_plain_signal_is_found_and_repaired(
     dev_env: WorkflowEnvironment, db: Engine, keyring: KeyRing
 ) -> None:
@@ -42,16 +101,7 @@ async def test_a_plain_signal_is_found_and_repaired(
     async with client_worker(client, db, keyring, ends=[workflow_id]) as queue:
         c = ctx(client, queue)
         await COMMANDS["onboard"](c, None, client_body(client_id, Tier.GOLD))
-        # Plain JSON, as an operator would type it: no codec, so stored in clear.
-        sent = await asyncio.create_subprocess_exec(
-            temporal_cli(), "workflow", "signal", "--address",
-            client.service_client.config.target_host, "--namespace", client.namespace,
-            "--workflow-id", workflow_id, "--name", "change_tier",
-            "--input", json.dumps({"review_id": "by-hand", "new_tier": "diamond"}),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        _, err = await asyncio.wait_for(sent.communicate(), 60)
-        assert sent.returncode == 0, err
+        await send_by_hand(client, workflow_id)
         handle = client.get_workflow_handle(workflow_id)
         for _ in range(100):  # the worker's codec refuses the clear payload: the task fails
             if await failed_tasks(handle):
