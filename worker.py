@@ -27,6 +27,7 @@ from infra.policy_file import PolicyFileError, policy_from_settings
 from infra.settings import Settings
 from infra.temporal import connect
 from projections.crypto import FieldCipher
+from workflows.metering import RefusalCounter
 from workflows.registry import ALL_WORKFLOWS
 
 log = get_logger("worker")
@@ -43,6 +44,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         graceful_shutdown_timeout=timedelta(seconds=20),
+        interceptors=[RefusalCounter()],
     )
 
 

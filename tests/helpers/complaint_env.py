@@ -47,6 +47,7 @@ from projections.tables import clients, notifications
 from simulation.histories import StartedWorkflows, with_children
 from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_matter import ComplaintMatterWorkflow
+from workflows.metering import RefusalCounter
 
 # No complaint history is encrypted any more; `tests/test_replay_saved_histories.py` still offers
 # this ring for encrypted files. A fixture key, not a secret.
@@ -74,6 +75,7 @@ async def complaint_worker(
             workflows=WORKFLOWS,
             activities=[ComplaintActivities(deps).project, NotificationActivities(deps).notify],
             activity_executor=pool,
+            interceptors=[RefusalCounter()],
         ):
             yield queue
 
