@@ -2,15 +2,20 @@
 
 `create` starts the event's workflow, which invites the target segment in the background
 (through the consent-checked outbox); `show` reports the invitation and attendance counts;
-`attend` records who came (and, optionally, who did not); `close` ends attendance taking.
+`attend` records who came (and, optionally, who did not); `close` ends attendance taking:
+the workflow accepts it at once and records the no-shows in the background, and the command
+waits up to `CLOSE_SETTLES` for that (phase `closed`), else answers with phase `closing`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from commands.base import Command, CommandContext, CommandError, id_arg
 from commands.clients import guarded, parse
@@ -21,6 +26,8 @@ from workflows.client_events import (
     CloseEvent,
     event_workflow_id,
 )
+
+CLOSE_SETTLES = 10.0  # seconds: a small segment's no-shows are recorded well within it
 
 
 async def create(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
@@ -74,9 +81,22 @@ def _update(verb: str, update: Any, model: Any) -> Command:
     return command
 
 
+async def close(ctx: CommandContext, event_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    view = await _close(ctx, event_id, body)
+    loop = asyncio.get_running_loop()
+    until = loop.time() + CLOSE_SETTLES
+    while view["phase"] == "closing" and loop.time() < until:
+        await asyncio.sleep(0.2)
+        with contextlib.suppress(RPCError, CommandError):  # between two runs a query can miss
+            view = await show(ctx, event_id, {})
+    return view
+
+
+_close = _update("close", ClientEventWorkflow.close, CloseEvent)
+
 COMMANDS: dict[str, Command] = {
     "create": create,
     "show": show,
     "attend": _update("attend", ClientEventWorkflow.record_attendance, Attendance),
-    "close": _update("close", ClientEventWorkflow.close, CloseEvent),
+    "close": close,
 }

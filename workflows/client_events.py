@@ -10,6 +10,10 @@ model this workflow writes (and awaits) itself: attendance asks it about the lis
 the no-shows are read from it page by page. Every `pages_per_run` pages, or when Temporal
 suggests it, the run continues as new carrying the cursor, the counts and the projection `seq`.
 Events started before kept every invitee in state; their code path stays for their replay.
+
+`close` answers at once (`workflow.patched(CLOSE_AT_ONCE)`), phase `closing`: recording the
+no-shows of a large segment is hundreds of pages, and an update still waiting would both keep
+its caller waiting behind them and forbid the continue-as-new that bounds the history.
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ with workflow.unsafe.imports_passed_through():
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
 INVITE_HEARTBEAT = timedelta(seconds=30)
 BOUNDED = "event-bounded-history"
+CLOSE_AT_ONCE = "event-close-answers-at-once"
 Phase = Literal["inviting", "open", "closed"]
+# what a caller sees: `closing` is a close accepted while the no-shows are still being recorded
+ViewPhase = Literal["inviting", "open", "closing", "closed"]
 
 
 def event_workflow_id(event_id: str) -> str:
@@ -85,7 +92,7 @@ class EventView(BaseModel):
     event_id: str
     kind: str
     starts_at: str
-    phase: Phase
+    phase: ViewPhase
     counts: dict[str, int]
 
 
@@ -307,7 +314,8 @@ class ClientEventWorkflow:
     @refusing("close")
     async def close(self, cmd: CloseEvent) -> EventView:
         self._closing = True
-        await workflow.wait_condition(lambda: self._phase == "closed")
+        if not workflow.patched(CLOSE_AT_ONCE):
+            await workflow.wait_condition(lambda: self._phase == "closed")
         return self.view()
 
     @close.validator
@@ -325,7 +333,7 @@ class ClientEventWorkflow:
             event_id=self._inp.event.event_id,
             kind=self._inp.event.kind.value,
             starts_at=self._inp.event.starts_at.isoformat(),
-            phase=self._phase,
+            phase="closing" if self._closing and self._phase != "closed" else self._phase,
             counts=counts,
         )
 

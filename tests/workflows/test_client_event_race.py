@@ -77,7 +77,11 @@ async def test_attendance_overtaken_by_close_is_answered_not_a_failed_task(
         except WorkflowUpdateFailedError as refused:  # closed first: refused, by the rules
             assert isinstance(refused.cause, ApplicationError)
         closed = await asyncio.wait_for(closing.result(), ANSWER_WITHIN)
-        assert closed.phase == "closed"
-        shown = await asyncio.wait_for(COMMANDS["show"](c, "ev-race", {}), ANSWER_WITHIN)
+        assert closed.phase in {"closing", "closed"}  # accepted at once; no-shows follow
+        for _ in range(100):
+            shown = await asyncio.wait_for(COMMANDS["show"](c, "ev-race", {}), ANSWER_WITHIN)
+            if shown["phase"] == "closed":
+                break
+            await asyncio.sleep(0.1)
         assert shown["phase"] == "closed"
         assert await task_failures(handle) == []

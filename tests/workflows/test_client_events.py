@@ -220,13 +220,26 @@ async def test_a_large_segment_pages_through_runs_holding_counts_only(
         histories = await chain(ts_env.client, handle.id)
         runs = [h.events for h in histories]
         if os.environ.get("RECORD_EVENT_HISTORIES") == "1":  # the bounded shape, as a replay guard
-            for name, history in (("first", histories[0]), ("last", histories[-1])):
-                text = await saved_json(history, ts_env.client.data_converter.payload_codec)
-                (HISTORIES / f"client_event_bounded_{name}_run.json").write_text(text)
+            # the run that took `close`, answered at once (the earlier shapes are saved already)
+            closing_run = next(
+                h
+                for h in histories
+                if any(
+                    e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+                    == "close"
+                    for e in h.events
+                )
+            )
+            text = await saved_json(closing_run, ts_env.client.data_converter.payload_codec)
+            (HISTORIES / "client_event_closed_at_once.json").write_text(text)
     pages = -(-len(in_segment) // 5)
     assert len(runs) >= pages // 2  # continued as new every 2 pages
     invite_pages = [scheduled(r, "invite_page") for r in runs]
     assert max(invite_pages) <= 2 and sum(invite_pages) == pages, invite_pages
+    # the no-shows too: `close` was answered at once, so their pages continue as new as well
+    absent_pages = [scheduled(r, "still_invited_page") for r in runs]
+    assert sum(absent_pages) >= 3 and max(absent_pages) <= 2, absent_pages
+    assert closed["phase"] == "closed"
     assert view["counts"]["attended"] == 2
     assert "e-nobody" in stranger.value.message
     suppressed = len(in_segment) - len(invited)
