@@ -11,6 +11,10 @@ the no-shows are read from it page by page. Every `pages_per_run` pages, or when
 suggests it, the run continues as new carrying the cursor, the counts and the projection `seq`.
 Events started before kept every invitee in state; their code path stays for their replay.
 
+Runs also continue as new once their history passes `run_bytes`, 1 MiB by default
+(`workflow.patched(BYTE_BUDGET)`): a page is two activities carrying up to `invite_page_size`
+client ids each, ~95 KiB sealed at 500, so a page count alone let a run reach ~4 MiB.
+
 `close` answers at once (`workflow.patched(CLOSE_AT_ONCE)`), phase `closing`: recording the
 no-shows of a large segment is hundreds of pages, and an update still waiting would both keep
 its caller waiting behind them and forbid the continue-as-new that bounds the history.
@@ -48,6 +52,8 @@ ACTIVITY_TIMEOUT = timedelta(minutes=2)
 INVITE_HEARTBEAT = timedelta(seconds=30)
 BOUNDED = "event-bounded-history"
 CLOSE_AT_ONCE = "event-close-answers-at-once"
+BYTE_BUDGET = "event-history-byte-budget"
+RUN_BYTES = 1 << 20
 Phase = Literal["inviting", "open", "closed"]
 # what a caller sees: `closing` is a close accepted while the no-shows are still being recorded
 ViewPhase = Literal["inviting", "open", "closing", "closed"]
@@ -73,6 +79,9 @@ class ClientEventInput(BaseModel):
     )
     invite_page_size: int = Field(default=500, ge=1, le=5000)
     pages_per_run: int = Field(default=40, ge=1)
+    run_bytes: int = Field(
+        default=RUN_BYTES, ge=1, description="a run this large continues as new (BYTE_BUDGET)"
+    )
     carried: EventCarry | None = None
     """Set by continue-as-new: where the event is."""
 
@@ -109,6 +118,7 @@ class ClientEventWorkflow:
         self._closing = carried.closing if carried else False
         self._seq = carried.seq if carried else 0
         self._attending = asyncio.Lock()
+        self._budgeted = False
 
     @workflow.run
     async def run(self, inp: ClientEventInput) -> EventView:
@@ -119,6 +129,7 @@ class ClientEventWorkflow:
 
     async def _run_bounded(self, inp: ClientEventInput) -> EventView:
         carried = inp.carried or EventCarry(phase="inviting")
+        self._budgeted = workflow.patched(BYTE_BUDGET)
         if self._seq == 0:
             await self._project([], write_event=True)
         after, pages = carried.after_client_id, 0
@@ -136,7 +147,7 @@ class ClientEventWorkflow:
         while not self._closing and closes_at > workflow.now():
             try:
                 await workflow.wait_condition(
-                    lambda: self._closing or workflow.info().is_continue_as_new_suggested(),
+                    lambda: self._closing or self._history_full(),
                     timeout=closes_at - workflow.now(),
                     timeout_summary="attendance window",
                 )
@@ -184,7 +195,13 @@ class ClientEventWorkflow:
         )
 
     def _may_continue(self, pages: int, inp: ClientEventInput) -> bool:
-        return pages >= inp.pages_per_run or workflow.info().is_continue_as_new_suggested()
+        return pages >= inp.pages_per_run or self._history_full()
+
+    def _history_full(self) -> bool:
+        info = workflow.info()
+        if info.is_continue_as_new_suggested():
+            return True
+        return self._budgeted and info.get_current_history_size() > self._inp.run_bytes
 
     def _continue(self, inp: ClientEventInput, after: str | None) -> None:
         carried = EventCarry(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
+from temporalio.api.history.v1 import History
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
@@ -282,3 +283,40 @@ def test_a_retried_invitation_page_resumes_from_its_heartbeat(db: Engine, keyrin
         sent_to = set(conn.execute(select(notifications.c.client_id)).scalars())
     assert sent_to == set(in_page[4:])
     assert len(beats) == len(in_page) - 4
+
+
+async def test_a_run_continues_as_new_once_its_history_passes_the_byte_budget(
+    ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing
+) -> None:
+    """Pages are not the measure of a history (a page can hold 5,000 ids): with no page limit
+    to speak of, the byte budget alone keeps every run small."""
+    seed(db)
+    budget = 12_000
+    async with client_worker(ts_env.client, db, keyring, ends=["event-ev-bytes"]) as queue:
+        starts = await ts_env.get_current_time() + timedelta(days=10)
+        event = ClientEvent.model_validate(
+            {"event_id": "ev-bytes", "kind": "seminar", "title": "Strategy 2027",
+             "starts_at": starts.isoformat(), "segment": {"tiers": ["diamond", "platinum", "gold"]}}
+        )  # fmt: skip
+        inp = ClientEventInput(
+            event=event, policy=Policy(), invite_page_size=5, pages_per_run=1000, run_bytes=budget
+        )
+        handle = await ts_env.client.start_workflow(
+            ClientEventWorkflow.run, inp, id="event-ev-bytes", task_queue=queue
+        )
+        c = ctx(ts_env.client, queue)
+        for _ in range(300):
+            with contextlib.suppress(CommandError, RPCError):  # between runs, a query can fail
+                if (await COMMANDS["show"](c, "ev-bytes", {}))["phase"] == "open":
+                    break
+            await asyncio.sleep(0.1)
+        closed = await COMMANDS["close"](c, "ev-bytes", {})
+        histories = await chain(ts_env.client, handle.id)
+        if os.environ.get("RECORD_EVENT_HISTORIES") == "1":  # the byte-budgeted shape
+            text = await saved_json(histories[0], ts_env.client.data_converter.payload_codec)
+            (HISTORIES / "client_event_byte_budget_first_run.json").write_text(text)
+    sizes = [History(events=h.events).ByteSize() for h in histories]
+    assert closed["phase"] == "closed"
+    # a run ends at the first page boundary past the budget (a page here is well under it)
+    assert len(sizes) >= 3 and sum(sizes) > 3 * budget, sizes
+    assert max(sizes) < 2 * budget, sizes
