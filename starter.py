@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 
@@ -48,6 +49,7 @@ async def run(argv: list[str]) -> int:
     from infra.keys import KeyRingError
     from infra.policy_file import PolicyFileError, policy_from_settings
     from infra.settings import Settings
+    from infra.tracing import TracingSettingsError, command_span, failed, tracing
 
     try:
         args = parse(argv)
@@ -62,40 +64,46 @@ async def run(argv: list[str]) -> int:
                 "usage",
             ),
         )
-    try:
+    # with an OTLP endpoint set, the command is one trace, flushed before the answer is printed
+    with contextlib.ExitStack() as spans:
         try:
-            body = body_of(args.json, args.file)
-        except JsonInputError as exc:
-            raise CommandError(str(exc), "usage") from None
-        request_id = request_id_arg(args.request_id)
-        settings = Settings()
-        policy = policy_from_settings(settings)
-        client = None
-        if needs_temporal(args.noun, args.verb):
-            from infra.temporal import connect
-
             try:
-                client = await connect(settings)
-            except RuntimeError as exc:
-                return _fail(
-                    EXIT_UNAVAILABLE,
-                    CommandError(
-                        f"cannot reach Temporal at {settings.temporal_address}: {exc}",
-                        "unavailable",
-                    ),
-                )
-        ctx = CommandContext(
-            client=client,  # type: ignore[arg-type]
-            policy=policy,
-            task_queue=settings.temporal_task_queue,
-            request_id=request_id,
-            concurrency=args.concurrency,
-        )
-        result = await verbs[args.verb](ctx, args.id, body)
-    except CommandError as exc:
-        return _fail(EXIT_USAGE if exc.code == "usage" else EXIT_REJECTED, exc)
-    except (PolicyFileError, KeyRingError) as exc:
-        return _fail(EXIT_UNAVAILABLE, CommandError(str(exc), "configuration"))
+                body = body_of(args.json, args.file)
+            except JsonInputError as exc:
+                raise CommandError(str(exc), "usage") from None
+            request_id = request_id_arg(args.request_id)
+            settings = Settings()
+            policy = policy_from_settings(settings)
+            spans.enter_context(tracing(settings, "client-care-starter"))
+            spans.enter_context(command_span(args.noun, args.verb))
+            client = None
+            if needs_temporal(args.noun, args.verb):
+                from infra.temporal import connect
+
+                try:
+                    client = await connect(settings)
+                except RuntimeError as exc:
+                    failed("unavailable")
+                    return _fail(
+                        EXIT_UNAVAILABLE,
+                        CommandError(
+                            f"cannot reach Temporal at {settings.temporal_address}: {exc}",
+                            "unavailable",
+                        ),
+                    )
+            ctx = CommandContext(
+                client=client,  # type: ignore[arg-type]
+                policy=policy,
+                task_queue=settings.temporal_task_queue,
+                request_id=request_id,
+                concurrency=args.concurrency,
+            )
+            result = await verbs[args.verb](ctx, args.id, body)
+        except CommandError as exc:
+            failed(exc.code)
+            return _fail(EXIT_USAGE if exc.code == "usage" else EXIT_REJECTED, exc)
+        except (PolicyFileError, KeyRingError, TracingSettingsError) as exc:
+            return _fail(EXIT_UNAVAILABLE, CommandError(str(exc), "configuration"))
     emit(json.dumps(result, ensure_ascii=False, default=str))
     return 0
 

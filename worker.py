@@ -26,6 +26,7 @@ from infra.metrics import ServiceMetrics, prometheus
 from infra.policy_file import PolicyFileError, policy_from_settings
 from infra.settings import Settings
 from infra.temporal import connect
+from infra.tracing import TracingSettingsError, tracing
 from projections.crypto import FieldCipher
 from workflows.metering import RefusalCounter
 from workflows.registry import ALL_WORKFLOWS
@@ -93,8 +94,17 @@ def run() -> int:
     configure_logging()
     settings = Settings()
     bind = settings.metrics_bind_address
-    with core_runtime(metrics=prometheus(bind) if bind else None):
-        return asyncio.run(main(settings))
+    try:
+        # traces when an OTLP endpoint is set: the client `connect` makes, and so the worker,
+        # carries the SDK's tracing interceptor (docs/operations.md)
+        with (
+            core_runtime(metrics=prometheus(bind) if bind else None),
+            tracing(settings, "client-care-worker"),
+        ):
+            return asyncio.run(main(settings))
+    except TracingSettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -25,11 +25,18 @@ REFUSED = "ProjectionRefused"
 
 
 def write_rows(deps: ActivityDeps, writes: Sequence[Write]) -> int:
-    try:
-        with deps.engine.begin() as conn:
-            return apply_writes(conn, writes)
-    except (DataError, psycopg.DataError) as err:
-        raise refused(err) from None
+    # Imported here: workflows import this module's names inside the sandbox, which would
+    # otherwise load the OpenTelemetry SDK afresh for every workflow run.
+    from infra.tracing import projection_span
+
+    with projection_span([w.table.name for w in writes]) as span:
+        try:
+            with deps.engine.begin() as conn:
+                written = apply_writes(conn, writes)
+        except (DataError, psycopg.DataError) as err:
+            raise refused(err) from None
+        span.set_attribute("client_care.projection.rows", written)
+        return written
 
 
 def refused(err: DataError | psycopg.DataError) -> ApplicationError:

@@ -71,6 +71,22 @@ class Settings(BaseSettings):
         default=None,
         description="host:port where the worker serves Prometheus /metrics; unset: no metrics",
     )
+    # OpenTelemetry traces (docs/operations.md): the standard OTEL_* names; an endpoint turns
+    # them on. The OpenTelemetry SDK reads the other OTEL_* settings itself.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP base URL (http://collector:4318); unset: no traces"
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, description="the traces URL itself, overriding the base one"
+    )
+    otel_exporter_otlp_protocol: str | None = Field(
+        default=None, description="http/protobuf (the only one supported)"
+    )
+    otel_service_name: str | None = Field(
+        default=None, description="unset: client-care-worker, client-care-starter"
+    )
+    otel_traces_exporter: str | None = Field(default=None, description="'none': no traces")
+    otel_sdk_disabled: bool = False
     log_format: str | None = Field(default=None, description="console|json; unset: by terminal")
 
 

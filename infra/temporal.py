@@ -15,6 +15,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from infra.codec import EncryptionCodec, PlaintextAlarm
 from infra.keys import KeyRing, load_keyring
 from infra.settings import Settings, get_settings
+from infra.tracing import client_interceptors
 
 
 def data_converter(keyring: KeyRing, alarm: PlaintextAlarm | None = None) -> DataConverter:
@@ -81,6 +82,8 @@ async def connect(
         data_converter=data_converter(keyring, alarm),
         tls=tls_config(settings),
         api_key=settings.temporal_api_key,
+        # inside `infra.tracing.tracing`: the SDK's tracing interceptor, inherited by workers
+        interceptors=client_interceptors(),
     )
 
 
