@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -15,7 +16,9 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
+from activities.delivery import build_dispatcher, checked_catalogue
 from activities.deps import ActivityDeps
+from activities.messages import TemplateError
 from activities.registry import build_activities
 from domain.policy import Policy
 from infra.codec import PlaintextAlarm
@@ -35,13 +38,17 @@ log = get_logger("worker")
 
 
 def build_worker(
-    client: Client, task_queue: str, deps: ActivityDeps, executor: ThreadPoolExecutor
+    client: Client,
+    task_queue: str,
+    deps: ActivityDeps,
+    executor: ThreadPoolExecutor,
+    on_queued: Callable[[], None] | None = None,
 ) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
         workflows=ALL_WORKFLOWS,
-        activities=build_activities(deps, client),
+        activities=build_activities(deps, client, on_queued),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         graceful_shutdown_timeout=timedelta(seconds=20),
@@ -60,7 +67,8 @@ async def main(settings: Settings) -> int:
     try:
         policy = policy_from_settings(settings)
         keyring = load_keyring(settings)
-    except (PolicyFileError, KeyRingError) as exc:
+        catalogue = checked_catalogue(settings, policy)
+    except (PolicyFileError, KeyRingError, TemplateError) as exc:
         log.error("worker cannot start", error=str(exc))
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -69,7 +77,10 @@ async def main(settings: Settings) -> int:
     client = await connect(settings, keyring, PlaintextAlarm(Runtime.default().metric_meter))
     await ensure_schedules(client, settings.temporal_task_queue, policy)
     with ThreadPoolExecutor(max_workers=32, thread_name_prefix="activity") as executor:
-        worker = build_worker(client, settings.temporal_task_queue, deps, executor)
+        dispatcher = build_dispatcher(settings, deps, catalogue, policy)
+        worker = build_worker(
+            client, settings.temporal_task_queue, deps, executor, dispatcher.notify_queued
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -80,8 +91,12 @@ async def main(settings: Settings) -> int:
             if settings.metrics_bind_address
             else None
         )
+        delivering = asyncio.create_task(
+            dispatcher.run(stop, poll_interval=settings.delivery_poll_interval)
+        )
         async with worker:
             await stop.wait()
+            await delivering
             log.info("worker stopping: finishing running activities")
             if collecting:
                 collecting.cancel()

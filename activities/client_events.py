@@ -181,7 +181,7 @@ class ClientEventActivities:
                     },
                 )
             )
-            status: InvitationStatus = "invited" if result.status == "sent" else "suppressed"
+            status: InvitationStatus = "suppressed" if result.status == "suppressed" else "invited"
             invitations.append(Invitation(client_id=client_id, status=status))
             activity.heartbeat(InviteProgress(invitations=invitations))
         return InvitePageResult(

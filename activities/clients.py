@@ -108,6 +108,7 @@ def client_row(
         # The notify activity reads consents from here: it is the one place they are checked.
         "consents": {"granted": f.consents.model_dump(mode="json")["granted"]},
         "do_not_contact": f.consents.do_not_contact,
+        "language": f.language,
         "missing_fields": rec.missing_fields,
         "profile_enc": cipher.seal(
             f.model_dump(mode="json", include={"basic", "financial", "risk_answers"}),

@@ -1,9 +1,13 @@
-"""The one way anything reaches a person: a consent-checked outbox row, then a pluggable sender."""
+"""The one way anything reaches a person: a consent-checked row committed to the outbox.
+
+Delivery is `activities.delivery.Dispatcher`'s, after the commit (a transactional outbox).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
@@ -34,29 +38,19 @@ class NotifyRequest(BaseModel):
 
 
 class NotifyResult(BaseModel):
-    status: Literal["sent", "suppressed"]
+    """`queued`: committed to the outbox, the dispatcher delivers it (`activities.delivery`);
+    `suppressed`: no consent on record for it. (`sent` is what the activity answered while it
+    also sent the message; histories of that time keep it.)"""
+
+    status: Literal["queued", "sent", "suppressed"]
     channel: str | None = None
     reason: str | None = None
 
 
-class Sender(Protocol):
-    def send(self, request: NotifyRequest, channel: str) -> None: ...
-
-
-class LogSender:
-    """The default sender: records the dispatch. Swap in an SMS or e-mail gateway in production."""
-
-    def send(self, request: NotifyRequest, channel: str) -> None:
-        activity.logger.info(
-            "notification dispatched",
-            extra={"template": request.template, "channel": channel, "purpose": request.purpose},
-        )
-
-
 class NotificationActivities:
-    def __init__(self, deps: ActivityDeps, sender: Sender | None = None) -> None:
+    def __init__(self, deps: ActivityDeps, on_queued: Callable[[], None] | None = None) -> None:
         self._deps = deps
-        self._sender = sender or LogSender()
+        self._on_queued = on_queued
 
     def _client_consents(self, client_id: str) -> Consents | None:
         with self._deps.engine.connect() as conn:
@@ -71,15 +65,15 @@ class NotificationActivities:
 
     def _decide(self, req: NotifyRequest) -> NotifyResult:
         if req.recipient_kind != "client":
-            return NotifyResult(status="sent", channel="internal")
+            return NotifyResult(status="queued", channel="internal")
         consents = self._client_consents(req.client_id) if req.client_id else None
         if consents is None:
             return NotifyResult(status="suppressed", reason="no client file or consents on record")
         allowed = consents.channels_for(req.purpose)
         if req.channel is not None and req.channel in allowed:
-            return NotifyResult(status="sent", channel=req.channel.value)
+            return NotifyResult(status="queued", channel=req.channel.value)
         if allowed:
-            return NotifyResult(status="sent", channel=allowed[0].value)
+            return NotifyResult(status="queued", channel=allowed[0].value)
         reason = "do_not_contact" if consents.do_not_contact else f"no consent for {req.purpose}"
         return NotifyResult(status="suppressed", reason=reason)
 
@@ -90,20 +84,26 @@ class NotificationActivities:
                 notifications.c.status,
                 notifications.c.channel,
                 notifications.c.suppressed_reason,
+                notifications.c.next_attempt_at,
             ).where(notifications.c.notification_id == notification_id)
         ).first()
         if row is None:
             return None
-        suppressed = row.status == "suppressed"
+        # What the outbox decided when the row was committed; its delivery is the row's own
+        # business from then on (a later `failed` or `suppressed` is on the row).
+        # (A row suppressed when committed was never due: it has no `next_attempt_at`.)
+        suppressed = row.status == "suppressed" and row.next_attempt_at is None
         return NotifyResult(
-            status="suppressed" if suppressed else "sent",
+            status="suppressed" if suppressed else "queued",
             channel=None if suppressed else row.channel,  # the outbox stores "none"
-            reason=row.suppressed_reason,
+            reason=row.suppressed_reason if suppressed else None,
         )
 
     @activity.defn(name="notify")
     def notify(self, req: NotifyRequest) -> NotifyResult:
-        """Idempotent on `notification_id`: a retry finds the outbox row and does not resend."""
+        """Commits the message to the outbox and returns: delivery is the dispatcher's, so no
+        workflow ever waits for a gateway. Idempotent on `notification_id`: a retry finds the
+        row and answers what it recorded."""
         personal = sorted(k for k, v in req.params.items() if mask_value(k, v) != v)
         if personal:
             # The outbox is not encrypted; names the keys only, never the values.
@@ -118,6 +118,7 @@ class NotificationActivities:
                 return existing
             result = self._decide(req)
             now = datetime.now(UTC)
+            queued = result.status == "queued"
             inserted = insert_once(
                 conn,
                 notifications,
@@ -131,23 +132,19 @@ class NotificationActivities:
                         "channel": result.channel or "none",
                         "purpose": req.purpose.value,
                         "template": req.template,
-                        "status": "queued" if result.status == "sent" else "suppressed",
+                        "status": "queued" if queued else "suppressed",
                         "suppressed_reason": result.reason,
                         "params": req.params,
                         "created_at": now,
+                        "updated_at": now,
+                        "next_attempt_at": now if queued else None,
                     }
                 ],
                 ("notification_id",),
             )
             if not inserted:
-                # A concurrent attempt (a retry after a timeout) inserted the row first and has
-                # sent it or will; this attempt must not send again.
+                # A concurrent attempt (a retry after a timeout) committed the row first.
                 return self._existing(conn, req.notification_id) or result
-            if result.status == "sent" and result.channel:
-                self._sender.send(req, result.channel)
-                conn.execute(
-                    notifications.update()
-                    .where(notifications.c.notification_id == req.notification_id)
-                    .values(status="sent", sent_at=now)
-                )
+        if queued and self._on_queued is not None:
+            self._on_queued()
         return result

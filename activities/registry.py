@@ -12,7 +12,7 @@ from activities.clients import ClientActivities
 from activities.complaints import ComplaintActivities
 from activities.deps import ActivityDeps
 from activities.kpi import KpiActivities
-from activities.notifications import NotificationActivities, Sender
+from activities.notifications import NotificationActivities
 from activities.privacy import PrivacyActivities
 from activities.tier_review import TierReviewActivities
 from activities.tier_signals import TierSignalActivities
@@ -28,9 +28,10 @@ def activity_methods(instance: object) -> list[Callable[..., Any]]:
 
 
 def build_activities(
-    deps: ActivityDeps, client: Client, sender: Sender | None = None
+    deps: ActivityDeps, client: Client, on_queued: Callable[[], None] | None = None
 ) -> list[Callable[..., Any]]:
-    notifications = NotificationActivities(deps, sender)
+    """`on_queued` is called after a message is committed to the outbox (wakes the dispatcher)."""
+    notifications = NotificationActivities(deps, on_queued)
     instances: list[object] = [
         notifications,
         ComplaintActivities(deps),

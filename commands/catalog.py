@@ -10,6 +10,7 @@ from commands import (
     demo_year,
     events,
     improvements,
+    notifications,
     privacy,
     report,
 )
@@ -20,6 +21,7 @@ NOUNS: dict[str, dict[str, Command]] = {
     "complaint": complaints.COMMANDS,
     "event": events.COMMANDS,
     "improvement": improvements.COMMANDS,
+    "notification": notifications.COMMANDS,
     "report": report.COMMANDS,
     "demo": {"load": demo.load, "year": demo_year.year},
 }
@@ -28,6 +30,7 @@ NOUNS: dict[str, dict[str, Command]] = {
 OFFLINE: frozenset[tuple[str, str]] = frozenset(
     {("client", "questionnaire"), ("report", "build"), ("demo", "year")}
     | {("improvement", verb) for verb in improvements.COMMANDS}
+    | {("notification", verb) for verb in notifications.COMMANDS}
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -183,6 +183,10 @@ class BasicInfo(BaseModel):
         return day.year - self.birth_date.year - before_birthday
 
 
+Language = Literal["zh-CN", "en"]
+"""The languages the firm writes to clients in (`config/messages/<language>/`)."""
+
+
 class ClientFile(BaseModel):
     """Frozen: change it with `revised`, which validates again (`model_copy` would not)."""
 
@@ -198,6 +202,9 @@ class ClientFile(BaseModel):
     metrics: ClientMetrics = ClientMetrics()
     advisor_id: Annotated[str, AfterValidator(safe_identifier)] | None = None
     consents: Consents = Consents()
+    language: Language = Field(
+        default="zh-CN", description="the language of the messages the client receives"
+    )
     risk_answers: list[int] | None = Field(
         default=None, description="option indexes, one per question; None = unassessed"
     )

@@ -86,7 +86,19 @@ class ServicePolicy(BaseModel):
         default=_p("P3D"), description="callbacks spread deterministically per client over this"
     )
     contact_hour: int = Field(default=10, ge=0, le=23, description="local hour greetings go out")
+    contact_window_start: int = Field(
+        default=9, ge=0, le=23, description="local hour from which clients may be contacted"
+    )
+    contact_window_end: int = Field(
+        default=21, ge=1, le=24, description="local hour from which they may not, until the start"
+    )
     continue_as_new_after: IsoPeriod = _p("P1Y")
+
+    @model_validator(mode="after")
+    def _window(self) -> ServicePolicy:
+        if self.contact_window_start >= self.contact_window_end:
+            raise ValueError("service.contact_window_start must be before contact_window_end")
+        return self
 
     @field_validator("callback_every")
     @classmethod

@@ -88,6 +88,26 @@ class Settings(BaseSettings):
     otel_traces_exporter: str | None = Field(default=None, description="'none': no traces")
     otel_sdk_disabled: bool = False
     log_format: str | None = Field(default=None, description="console|json; unset: by terminal")
+    # Message delivery (activities.delivery): the outbox's channels and retries.
+    smtp_host: str | None = Field(default=None, description="unset: e-mail is not delivered")
+    smtp_port: int = 587
+    smtp_starttls: bool = Field(default=True, description="STARTTLS before credentials")
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_from: str = "Client Care <client-care@localhost>"
+    smtp_timeout: float = 20.0
+    sms_gateway_url: str | None = Field(
+        default=None, description="the SMS gateway's POST endpoint; unset: SMS is not delivered"
+    )
+    sms_gateway_token: str | None = Field(default=None, repr=False, description="bearer token")
+    sms_gateway_timeout: float = 10.0
+    delivery_max_attempts: int = Field(default=10, ge=1, description="then the row is failed")
+    delivery_first_backoff: float = Field(default=10.0, gt=0, description="seconds; doubles")
+    delivery_max_backoff: float = Field(default=600.0, gt=0, description="seconds")
+    delivery_poll_interval: float = Field(default=1.0, gt=0, description="seconds, when idle")
+    client_care_templates: Path | None = Field(
+        default=None, description="the message templates' folder; unset: config/messages"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -59,6 +60,7 @@ clients = Table(
     Column("email_hash", String(64)),
     Column("id_number_hash", String(64)),
     Column("birth_month_day", String(5), doc="MM-DD, for greeting planning; not identifying"),
+    Column("language", String(8), nullable=False, server_default="zh-CN", doc="messages' language"),
     Column("onboarded_at", TS),
     Column("updated_at", TS, nullable=False),
     Column("erased_at", TS, doc="PIPL deletion: personal columns crypto-shredded"),
@@ -194,13 +196,23 @@ notifications = Table(
     Column("channel", String(16), nullable=False),
     Column("purpose", String(32), nullable=False),
     Column("template", String(64), nullable=False),
-    Column("status", String(16), nullable=False, doc="queued|sent|suppressed|failed"),
+    Column("status", String(16), nullable=False, doc="queued|sending|sent|suppressed|failed"),
     Column("suppressed_reason", String(64)),
     Column("params", JSONB, nullable=False, server_default="{}"),
     Column("created_at", TS, nullable=False),
     Column("sent_at", TS),
+    Column("attempts", Integer, nullable=False, server_default="0", doc="delivery attempts"),
+    Column("next_attempt_at", TS, doc="queued: not before this (backoff, contact window)"),
+    Column("claimed_until", TS, doc="sending: a dispatcher's claim, retaken after it lapses"),
+    Column("last_error", String(200), doc="the error's class and status only, no personal data"),
+    Column("updated_at", TS),
     Index("ix_notifications_status", "status", "created_at"),
     Index("ix_notifications_client", "client_id"),
+    Index(
+        "ix_notifications_due",
+        "next_attempt_at",
+        postgresql_where=text("status IN ('queued', 'sending')"),
+    ),
 )
 
 client_events = Table(

@@ -101,6 +101,7 @@ COMMANDS = [
     ),
     Spec("improvement", "done", {}, "measure", moves=True),
     Spec("improvement", "list", {"status": "open"}),
+    Spec("notification", "list", {"status": "failed"}),
     Spec("report", "build", {"period": "2026-03"}),
     Spec("report", "kpi", {"period": "2026-03"}),
     Spec("report", "schedule", {}),

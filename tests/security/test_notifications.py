@@ -1,9 +1,8 @@
-"""Consents are enforced on every outbound message (activities.notifications), on PostgreSQL."""
+"""Consents are enforced on every outbound message when it is committed to the outbox
+(activities.notifications), on PostgreSQL; again at send time in tests/delivery."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -19,22 +18,6 @@ from projections.crypto import FieldCipher
 from projections.tables import notifications
 
 
-class RecordingSender:
-    def __init__(self, delay: float = 0.0, fail_times: int = 0) -> None:
-        self.sent: list[tuple[str, str]] = []
-        self._delay = delay
-        self._fail_times = fail_times
-        self._lock = threading.Lock()
-
-    def send(self, request: NotifyRequest, channel: str) -> None:
-        time.sleep(self._delay)
-        with self._lock:
-            if self._fail_times:
-                self._fail_times -= 1
-                raise ConnectionError("gateway down")
-            self.sent.append((request.notification_id, channel))
-
-
 def _request(purpose: Purpose, n: str = "1", **fields: object) -> NotifyRequest:
     values: dict[str, object] = {
         "notification_id": f"client-C-1:{n}:{purpose.value}",
@@ -48,13 +31,8 @@ def _request(purpose: Purpose, n: str = "1", **fields: object) -> NotifyRequest:
 
 
 @pytest.fixture
-def sender() -> RecordingSender:
-    return RecordingSender()
-
-
-@pytest.fixture
-def notify(db: Engine, cipher: FieldCipher, sender: RecordingSender) -> NotificationActivities:
-    return NotificationActivities(ActivityDeps(engine=db, cipher=cipher), sender)
+def notify(db: Engine, cipher: FieldCipher) -> NotificationActivities:
+    return NotificationActivities(ActivityDeps(engine=db, cipher=cipher))
 
 
 def _outbox(engine: Engine) -> list:
@@ -66,62 +44,55 @@ def _outbox(engine: Engine) -> list:
 
 
 def test_channel_consent_per_purpose(
-    notify: NotificationActivities,
-    sender: RecordingSender,
-    insert_client: Callable[..., dict],
-    db: Engine,
+    notify: NotificationActivities, insert_client: Callable[..., dict], db: Engine
 ) -> None:
     insert_client("C-1")
     service = notify.notify(_request(Purpose.SERVICE, channel=ContactChannel.EMAIL))
-    assert (service.status, service.channel) == ("sent", "sms")  # e-mail not consented for it
+    assert (service.status, service.channel) == ("queued", "sms")  # e-mail not consented for it
     care = notify.notify(_request(Purpose.CARE, channel=ContactChannel.EMAIL))
-    assert (care.status, care.channel) == ("sent", "email")
+    assert (care.status, care.channel) == ("queued", "email")
     events = notify.notify(_request(Purpose.EVENTS))
     assert (events.status, events.reason) == ("suppressed", "no consent for events")
-    assert [channel for _, channel in sender.sent] == ["sms", "email"]
-    statuses = {r.purpose: (r.status, r.channel) for r in _outbox(db)}
+    statuses = {r.purpose: (r.status, r.channel, r.next_attempt_at is None) for r in _outbox(db)}
     assert statuses == {
-        "service": ("sent", "sms"),
-        "care": ("sent", "email"),
-        "events": ("suppressed", "none"),
+        "service": ("queued", "sms", False),
+        "care": ("queued", "email", False),
+        "events": ("suppressed", "none", True),
     }
 
 
 def test_do_not_contact_suppresses_all_but_complaint_correspondence(
-    notify: NotificationActivities, sender: RecordingSender, insert_client: Callable[..., dict]
+    notify: NotificationActivities, insert_client: Callable[..., dict], db: Engine
 ) -> None:
     insert_client("C-1", do_not_contact=True)
     for purpose in (Purpose.SERVICE, Purpose.CARE, Purpose.EVENTS):
         result = notify.notify(_request(purpose))
         assert (result.status, result.reason) == ("suppressed", "do_not_contact")
     complaint = notify.notify(_request(Purpose.COMPLAINT))
-    assert (complaint.status, complaint.channel) == ("sent", "sms")
-    assert len(sender.sent) == 1
+    assert (complaint.status, complaint.channel) == ("queued", "sms")
+    assert [r.status for r in _outbox(db)].count("queued") == 1
 
 
 def test_erased_or_unknown_clients_get_nothing(
-    notify: NotificationActivities, sender: RecordingSender, insert_client: Callable[..., dict]
+    notify: NotificationActivities, insert_client: Callable[..., dict], db: Engine
 ) -> None:
     insert_client("C-1", erased_at=datetime.now(UTC))
     assert notify.notify(_request(Purpose.COMPLAINT)).status == "suppressed"
     unknown = _request(Purpose.SERVICE, client_id="C-404", notification_id="x:1:service")
     assert notify.notify(unknown).status == "suppressed"
-    assert sender.sent == []
+    assert {r.status for r in _outbox(db)} == {"suppressed"}
 
 
-def test_staff_messages_need_no_client_consent(
-    notify: NotificationActivities, sender: RecordingSender
-) -> None:
+def test_staff_messages_need_no_client_consent(notify: NotificationActivities, db: Engine) -> None:
     req = _request(Purpose.SERVICE, recipient_kind="advisor", recipient_id="A-7", client_id=None)
-    assert notify.notify(req).status == "sent"
-    assert sender.sent == [(req.notification_id, "internal")]
+    assert notify.notify(req).status == "queued"
+    assert [(r.notification_id, r.channel) for r in _outbox(db)] == [
+        (req.notification_id, "internal")
+    ]
 
 
-def test_a_retry_does_not_resend(
-    notify: NotificationActivities,
-    sender: RecordingSender,
-    insert_client: Callable[..., dict],
-    db: Engine,
+def test_a_retry_queues_nothing_twice(
+    notify: NotificationActivities, insert_client: Callable[..., dict], db: Engine
 ) -> None:
     insert_client("C-1")
     first = notify.notify(_request(Purpose.SERVICE))
@@ -129,33 +100,22 @@ def test_a_retry_does_not_resend(
     assert first == again
     suppressed = notify.notify(_request(Purpose.EVENTS))
     assert notify.notify(_request(Purpose.EVENTS)) == suppressed
-    assert len(sender.sent) == 1 and len(_outbox(db)) == 2
+    assert len(_outbox(db)) == 2
 
 
-def test_concurrent_attempts_send_once(
+def test_concurrent_attempts_commit_one_row(
     db: Engine, cipher: FieldCipher, insert_client: Callable[..., dict]
 ) -> None:
-    """A retry started after a timeout runs alongside the first attempt: one message leaves."""
+    """A retry started after a timeout runs alongside the first attempt: one row, one answer."""
     insert_client("C-1")
-    slow = RecordingSender(delay=0.5)
-    activities = NotificationActivities(ActivityDeps(engine=db, cipher=cipher), slow)
+    woken: list[int] = []
+    activities = NotificationActivities(
+        ActivityDeps(engine=db, cipher=cipher), lambda: woken.append(1)
+    )
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: activities.notify(_request(Purpose.SERVICE)), range(4)))
-    assert len(slow.sent) == 1
-    assert {(r.status, r.channel) for r in results} == {("sent", "sms")}
-
-
-def test_a_failed_send_leaves_no_row_and_the_retry_sends(
-    db: Engine, cipher: FieldCipher, insert_client: Callable[..., dict]
-) -> None:
-    insert_client("C-1")
-    flaky = RecordingSender(fail_times=1)
-    activities = NotificationActivities(ActivityDeps(engine=db, cipher=cipher), flaky)
-    with pytest.raises(ConnectionError):
-        activities.notify(_request(Purpose.SERVICE))
-    assert _outbox(db) == []
-    assert activities.notify(_request(Purpose.SERVICE)).status == "sent"
-    assert len(flaky.sent) == 1 and _outbox(db)[0].status == "sent"
+    assert {(r.status, r.channel) for r in results} == {("queued", "sms")}
+    assert len(_outbox(db)) == 1 and 1 <= len(woken) <= 4
 
 
 @pytest.mark.parametrize(
@@ -164,7 +124,6 @@ def test_a_failed_send_leaves_no_row_and_the_retry_sends(
 )
 def test_personal_data_in_params_is_refused_unwritten(
     notify: NotificationActivities,
-    sender: RecordingSender,
     insert_client: Callable[..., dict],
     db: Engine,
     params: dict[str, str],
@@ -174,6 +133,6 @@ def test_personal_data_in_params_is_refused_unwritten(
         notify.notify(_request(Purpose.SERVICE, params=params))
     assert err.value.non_retryable and err.value.type == "PersonalDataInParams"
     assert all(v not in str(err.value) for v in params.values())
-    assert sender.sent == [] and _outbox(db) == []
+    assert _outbox(db) == []
     ok = notify.notify(_request(Purpose.SERVICE, n="2", params={"due": "2027-03-15", "n": 2}))
-    assert ok.status == "sent"
+    assert ok.status == "queued"

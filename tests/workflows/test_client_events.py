@@ -142,7 +142,7 @@ async def test_event_invites_its_segment_and_records_attendance(
         "Spring golf day",
         ["diamond", "platinum"],
     )
-    assert {n.client_id for n in outbox if n.status == "sent"} == set(invited)
+    assert {n.client_id for n in outbox if n.status == "queued"} == set(invited)
     assert {(n.purpose, n.template) for n in outbox} == {("events", "event_invitation_outdoor")}
     assert {n.suppressed_reason for n in outbox if n.status == "suppressed"} == {
         "do_not_contact",

@@ -148,11 +148,11 @@ async def test_happy_path_projects_every_stage(
     assert b"Li Lei" not in r.complainant_enc
 
     assert sent(db, f"complaint-{cid}") == [
-        ("client", "complaint_acknowledged", "sent"),
-        ("handler", "complaint_assigned", "sent"),
-        ("client", "complaint_resolution", "sent"),
-        ("client", "complaint_survey", "sent"),
-        ("client", "complaint_closed", "sent"),
+        ("client", "complaint_acknowledged", "queued"),
+        ("handler", "complaint_assigned", "queued"),
+        ("client", "complaint_resolution", "queued"),
+        ("client", "complaint_survey", "queued"),
+        ("client", "complaint_closed", "queued"),
     ]
     attrs = (await handle.describe()).typed_search_attributes
     assert attrs.get(sa.COMPLAINT_STAGE) == "closed"

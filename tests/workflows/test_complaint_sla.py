@@ -70,8 +70,8 @@ async def test_fifteen_days_pass_in_seconds_and_a_breach_escalates(
     breach = next(e for e in state["timeline"] if e["kind"] == "sla_breached")
     assert at(breach["at"]) >= deadline
 
-    assert ("handler", "complaint_deadline_warning", "sent") in sent(db, wid)
-    assert ("supervisor", "complaint_sla_breached", "sent") in sent(db, wid)
+    assert ("handler", "complaint_deadline_warning", "queued") in sent(db, wid)
+    assert ("supervisor", "complaint_sla_breached", "queued") in sent(db, wid)
     handle = ctx.client.get_workflow_handle_for(ComplaintWorkflow.run, wid)
     attrs = (await handle.describe()).typed_search_attributes
     assert attrs.get(sa.SLA_BREACHED) is True
@@ -111,7 +111,7 @@ async def test_extension_moves_the_deadline_and_rearms_the_timer(
     assert late["sla_breached"] is True
     breach = next(e for e in late["timeline"] if e["kind"] == "sla_breached")
     assert breach["data"]["sla_deadline"] == new_deadline.isoformat()
-    assert ("client", "complaint_extended", "sent") in sent(db, opened["workflow_id"])
+    assert ("client", "complaint_extended", "queued") in sent(db, opened["workflow_id"])
     handle = ctx.client.get_workflow_handle(opened["workflow_id"])
     assert (await handle.describe()).typed_search_attributes.get(sa.SLA_DEADLINE) == new_deadline
     await save_history(ctx.client, opened["workflow_id"], "extended")
@@ -130,7 +130,9 @@ async def test_unassessed_complaint_escalates_at_its_assessment_target(
         True,
     )
     assert state["sla_breached"] is False
-    assert ("supervisor", "complaint_assessment_overdue", "sent") in sent(db, opened["workflow_id"])
+    assert ("supervisor", "complaint_assessment_overdue", "queued") in sent(
+        db, opened["workflow_id"]
+    )
     # Escalated once only; assessing afterwards is still allowed.
     await ts_env.sleep(timedelta(days=1))
     assert (await COMMANDS["show"](ctx, cid, {}))["severity"] == "critical"

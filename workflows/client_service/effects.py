@@ -10,10 +10,12 @@ wait for the queue to empty, so a PostgreSQL outage or a hung gateway delays the
 never the answer to a command; the workflow's state (its history) is the system of record, and
 read models follow it.
 
-Projections and the erasure retry without limit (the read models must follow); a notification
-gives up after `NOTIFY_RETRY` (as a complaint's do), so a gateway outage cannot hold up the
-projections queued behind it for longer than that; a greeting that could not be sent is
-recorded as suppressed with the reason.
+Projections and the erasure retry without limit (the read models must follow). A notification
+is only committed to the outbox here (`notify` writes a row, it never calls a gateway: the
+dispatcher in `activities.delivery` delivers it), and gives up after `NOTIFY_RETRY`, so even a
+database fault on that row cannot hold up the projections queued behind it for longer; a
+greeting whose row could not be committed is recorded as suppressed with the reason. What
+became of the message (sent, retried, failed) is on its outbox row.
 """
 
 from __future__ import annotations
@@ -90,7 +92,9 @@ async def perform(effect: Effect) -> None:
     elif isinstance(effect, Notify):
         status, channel, reason = await _notify(effect.request)
         if effect.greeting is not None:
-            settled = TaskStatus.DONE if status == "sent" else TaskStatus.SUPPRESSED
+            settled = (
+                TaskStatus.SUPPRESSED if status in ("suppressed", "failed") else TaskStatus.DONE
+            )
             outcome = {"channel": channel, "reason": reason}
             rows = [
                 t.model_copy(update={"status": settled, "outcome": outcome})

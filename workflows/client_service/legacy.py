@@ -291,7 +291,7 @@ async def serve_due(fx: Effects, s: st.ServiceState, policy: Policy) -> list[Tas
                     st.task_id_for(fx.workflow_id, event),
                     event.kind,
                     event.due_at,
-                    TaskStatus.DONE if result.status == "sent" else TaskStatus.SUPPRESSED,
+                    TaskStatus.SUPPRESSED if result.status == "suppressed" else TaskStatus.DONE,
                     completed_at=now,
                     outcome={"channel": result.channel, "reason": result.reason},
                 )

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from activities.clients import TaskStatus
 from activities.privacy import ErasureReason
-from domain.client import ClientFile, ClientMetrics, FinancialInfo
+from domain.client import ClientFile, ClientMetrics, FinancialInfo, Language
 from domain.client_service import Plan, ServiceState, TaskKind, workflow_id_for
 from domain.consent import Consents
 from domain.enums import RiskLevel, RiskProfile, ServiceStatus, Tier
@@ -75,13 +75,14 @@ class ProfileUpdate(BaseModel):
     consents: Consents | None = None
     advisor_id: ClientId | None = None
     segment: Segment | None = None
+    language: Language | None = None
     risk_answers: list[int] | None = None
 
     def changes(self) -> dict[str, Any]:
         """The new values by `ClientFile` field, `basic` excluded (it is merged, not replaced)."""
         return {
             name: getattr(self, name)
-            for name in ("financial", "metrics", "consents", "advisor_id", "segment")
+            for name in ("financial", "metrics", "consents", "advisor_id", "segment", "language")
             if name in self.model_fields_set and getattr(self, name) is not None
         } | ({"risk_answers": self.risk_answers} if self.risk_answers is not None else {})
 
