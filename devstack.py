@@ -49,6 +49,8 @@ def preflight(settings: Settings, external_temporal: bool) -> dict[str, int]:
     if shutil.disk_usage(DATA_DIR).free < MIN_FREE_DISK:
         raise StackError(f"less than 512 MiB free under {DATA_DIR}")
     ports: dict[str, int] = {"codec server": settings.codec_server_port}
+    if _sinks_wanted(settings):
+        ports |= {"mail sink": settings.dev_mail_sink_port, "SMS sink": settings.dev_sms_sink_port}
     if not external_temporal:
         temporal_cli()
         port = _temporal_port(settings)
@@ -62,6 +64,25 @@ def preflight(settings: Settings, external_temporal: bool) -> dict[str, int]:
             "free the port."
         )
     return ports
+
+
+SINK_DIR = DATA_DIR / "sent"
+
+
+def _sinks_wanted(settings: Settings) -> bool:
+    """The local mail and SMS sinks stand in for the firm's, unless real ones are configured."""
+    return settings.smtp_host is None and settings.sms_gateway_url is None
+
+
+def _sink_env(settings: Settings) -> dict[str, str]:
+    return {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(settings.dev_mail_sink_port),
+        "SMTP_STARTTLS": "false",
+        "SMTP_FROM": "Client Care (dev) <client-care@localhost>",
+        "SMS_GATEWAY_URL": f"http://127.0.0.1:{settings.dev_sms_sink_port}/sms",
+        "SMS_GATEWAY_TOKEN": "dev-sink",
+    }
 
 
 def _print_where_to_look(ports: dict[str, int], settings: Settings, db_url: str) -> None:
@@ -79,6 +100,12 @@ def _print_where_to_look(ports: dict[str, int], settings: Settings, db_url: str)
         " with that token, then in the UI's codec settings tick 'Include cross-origin credentials'",
         f"  PostgreSQL       {db_url.replace('+psycopg', '')}",
         f"  Logs             {DATA_DIR / 'logs'}",
+        f"  Sent messages    {SINK_DIR / 'mail' / 'index.html'}  (e-mail in the Maildir "
+        f"{SINK_DIR / 'mail'}, SMS in {SINK_DIR / 'sms.jsonl'}; "
+        "outbox: starter.py notification list)"
+        if _sinks_wanted(settings)
+        else f"  Sent messages    through {settings.smtp_host or '-'} (SMTP) and "
+        f"{settings.sms_gateway_url or '-'} (SMS); outbox: starter.py notification list",
         "  Try              .venv/bin/python starter.py complaint show <id>   |   "
         ".venv/bin/python auditor.py history client-<id>",
         "  Saved searches   ComplaintStage='investigation' AND SlaBreached=true  (see README)",
@@ -194,8 +221,27 @@ def run(args: argparse.Namespace) -> int:
         codec = supervisor.start("codec-server", [sys.executable, "-m", "infra.codec_server"], env)
         wait_for_port(settings.codec_server_port, codec, 30, "the codec server")
 
+        worker_env = dict(env)
+        if _sinks_wanted(settings):
+            print(f"starting the mail and SMS sinks (messages under {SINK_DIR})")
+            sink = supervisor.start(
+                "sinks",
+                [
+                    sys.executable,
+                    "-m",
+                    "infra.dev_sinks",
+                    str(SINK_DIR),
+                    str(settings.dev_mail_sink_port),
+                    str(settings.dev_sms_sink_port),
+                ],
+                env,
+            )
+            wait_for_port(settings.dev_sms_sink_port, sink, 30, "the SMS sink")
+            wait_for_port(settings.dev_mail_sink_port, sink, 30, "the mail sink")
+            worker_env |= _sink_env(settings)
+
         print("starting worker")
-        supervisor.start("worker", [sys.executable, str(ROOT / "worker.py")], env)
+        supervisor.start("worker", [sys.executable, str(ROOT / "worker.py")], worker_env)
 
         if not args.no_demo:
             print("loading demo data through the workflows")

@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     delivery_first_backoff: float = Field(default=10.0, gt=0, description="seconds; doubles")
     delivery_max_backoff: float = Field(default=600.0, gt=0, description="seconds")
     delivery_poll_interval: float = Field(default=1.0, gt=0, description="seconds, when idle")
+    dev_mail_sink_port: int = Field(default=8025, description="make run: the local mail sink")
+    dev_sms_sink_port: int = Field(default=8026, description="make run: the local SMS sink")
     client_care_templates: Path | None = Field(
         default=None, description="the message templates' folder; unset: config/messages"
     )

@@ -28,6 +28,8 @@ def _stack_env(data_dir: Path) -> dict[str, str]:
         "CLIENT_CARE_DATA_DIR": str(data_dir),
         "TEMPORAL_ADDRESS": f"localhost:{temporal}",
         "CODEC_SERVER_PORT": str(free_port()),
+        "DEV_MAIL_SINK_PORT": str(free_port()),
+        "DEV_SMS_SINK_PORT": str(free_port()),
         "CLIENT_CARE_PG_PORT": str(free_port()),
         "LOG_FORMAT": "json",
     }
@@ -109,7 +111,17 @@ def test_stack_starts_with_demo_data_stops_cleanly_and_reuses_its_data(data_dir:
     children = psutil.Process(proc.pid).children(recursive=True)
     names = " ".join(" ".join(c.cmdline()) for c in children)
     assert "start-dev" in names and "worker.py" in names and "infra.codec_server" in names
+    assert "infra.dev_sinks" in names
     assert "http://localhost:" in output and "/login" in output
+    assert f"Sent messages    {data_dir / 'sent' / 'mail' / 'index.html'}" in output
+    # The demo's complaints are acknowledged by SMS: the worker's dispatcher delivers them to
+    # the local gateway, and the page lists them (names and numbers are the demo's own).
+    sms = data_dir / "sent" / "sms.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (sms.exists() and sms.read_text().strip()):
+        time.sleep(1)
+    assert sms.read_text(encoding="utf-8").count("\n") > 0
+    assert "SMS to" in (data_dir / "sent" / "mail" / "index.html").read_text(encoding="utf-8")
     assert (data_dir / "temporal.db").exists() and (data_dir / "postgres" / "PG_VERSION").exists()
     clients, tiers, stages = _counts(env)
     assert clients > 0 and tiers == 4 and stages >= 4, (clients, tiers, stages)
