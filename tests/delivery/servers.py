@@ -100,6 +100,7 @@ class Gateway:
     requests: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
     refused_auth: int = 0
+    refused: int = 0
 
     @property
     def duplicates(self) -> int:
@@ -122,6 +123,7 @@ def serve_gateway(gw: Gateway) -> ThreadingHTTPServer:
             key = self.headers.get("Idempotency-Key", "")
             with gw.lock:
                 if gw.fail_status is not None:
+                    gw.refused += 1
                     self._answer(gw.fail_status, {"error": "unavailable"})
                     return
                 gw.requests[key] += 1
