@@ -8,7 +8,9 @@ the same row), and for each:
 1. checks again, at send time, what the client allows: a consent withdrawn, a do-not-contact or
    an erasure since the row was queued stops the message (`suppressed`, with the reason);
 2. keeps the firm's contact window (`service.contact_window_*`, local time) for everything but
-   complaint correspondence and staff notices: a greeting due at night waits for the morning;
+   complaint correspondence and staff notices: a message due at night waits for the morning,
+   except a greeting whose day would be over by then, which is dropped (`domain.greetings`: a
+   day late is worse than none);
 3. renders the message in the client's language from the templates, filling in the name, the
    complaint's measures or the extension's reason read and decrypted from the read models now;
 4. sends it with `notification_id` as the gateway's idempotency key, and records the outcome on
@@ -178,6 +180,11 @@ class Dispatcher:
         try:
             if row.recipient_kind == "client" and row.purpose in WINDOWED:
                 opens = contact_window_opens(now, self._policy)
+                zone = self._policy.zone()
+                if opens is not None and row.purpose == Purpose.CARE.value:
+                    if local_date(opens, zone) > local_date(row.created_at, zone):
+                        # As the calendar has it (domain.greetings): a day late, none at all.
+                        raise Suppressed("greeting past its day")
                 if opens is not None:
                     self._settle(
                         row, status="queued", next_attempt_at=opens, attempts=row.attempts - 1

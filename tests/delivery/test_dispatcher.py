@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
+
 from activities.channels import (
     Channel,
     Outgoing,
@@ -27,7 +29,7 @@ from domain.client import ClientFile
 from domain.consent import ContactChannel, Purpose
 from domain.policy import Policy
 from infra.embedded_pg import free_port
-from projections.tables import client_events, complaint_events, complaints
+from projections.tables import client_events, complaint_events, complaints, notifications
 from tests.delivery.conftest import Clock, outbox
 from tests.delivery.servers import Gateway, Inbox, smtp_server
 
@@ -167,16 +169,32 @@ def test_a_consent_withdrawn_after_queuing_stops_the_message(
     assert notifier.notify(greeting("C-1")).status == "queued"
 
 
-def test_greetings_wait_for_the_contact_window_complaint_letters_do_not(
+def _queued_at(deps: ActivityDeps, at: datetime) -> None:
+    """As if the rows had been committed at `at` (the activity stamps the wall clock)."""
+    with deps.engine.begin() as conn:
+        queued = update(notifications).where(notifications.c.status == "queued")
+        conn.execute(queued.values(created_at=at, next_attempt_at=at))
+
+
+def test_the_contact_window_holds_messages_at_night_but_not_complaint_letters(
     deps: ActivityDeps,
     notifier: NotificationActivities,
     client_file: Callable[..., ClientFile],
     gateway: tuple[Gateway, str],
 ) -> None:
     gw, url = gateway
-    client_file("C-1")
+    client_file("C-1", consents={"granted": {"sms": ["care", "events", "complaint"]}})
     night = Clock(datetime(2027, 3, 15, 15, 30, tzinfo=UTC))  # 23:30 in Shanghai
     notifier.notify(greeting())
+    invite = NotifyRequest(
+        notification_id="event-EV-9:invite:C-1",
+        workflow_id="event-EV-9",
+        client_id="C-1",
+        purpose=Purpose.EVENTS,
+        template="event_invitation_outdoor",
+        params={"event_id": "EV-9", "starts_at": "2027-04-02T06:00:00+00:00"},
+    )
+    notifier.notify(invite)
     ack = NotifyRequest(
         notification_id="complaint-CMP-1:1:complaint_acknowledged:client",
         workflow_id="complaint-CMP-1",
@@ -186,17 +204,39 @@ def test_greetings_wait_for_the_contact_window_complaint_letters_do_not(
         params={"complaint_id": "CMP-1", "sla_deadline": "2027-03-31T16:00:00+00:00"},
     )
     notifier.notify(ack)
+    _queued_at(deps, night())
     d = dispatcher(deps, night, SmsGateway(url, gw.token))
-    assert d.deliver_due() == 2
+    assert d.deliver_due() == 3
     assert list(gw.accepted) == [ack.notification_id]
     assert "2027-03-31" in gw.accepted[ack.notification_id]["text"]  # 24:00 of its last day
-    row = outbox(deps.engine)["client-C-1:7:care"]
+    rows = outbox(deps.engine)
     opens = datetime(2027, 3, 16, 1, 0, tzinfo=UTC)  # 09:00 the next morning
-    assert (row.status, row.attempts, row.next_attempt_at) == ("queued", 0, opens)
+    held = rows[invite.notification_id]
+    assert (held.status, held.attempts, held.next_attempt_at) == ("queued", 0, opens)
+    # A greeting is for its day: by the morning it would be a day late, so it is dropped.
+    dropped = rows["client-C-1:7:care"]
+    assert (dropped.status, dropped.suppressed_reason) == ("suppressed", "greeting past its day")
     night.at = opens - timedelta(seconds=1)
     assert d.deliver_due() == 0
     night.at = opens
-    assert d.deliver_due() == 1 and len(gw.accepted) == 2
+    assert d.deliver_due() == 1 and list(gw.accepted)[1] == invite.notification_id
+
+
+def test_a_greeting_queued_before_the_window_opens_waits_for_it_the_same_day(
+    deps: ActivityDeps,
+    notifier: NotificationActivities,
+    client_file: Callable[..., ClientFile],
+    gateway: tuple[Gateway, str],
+) -> None:
+    gw, url = gateway
+    client_file("C-1")
+    early = Clock(datetime(2027, 3, 14, 23, 0, tzinfo=UTC))  # 07:00 on 15 March in Shanghai
+    notifier.notify(greeting())
+    _queued_at(deps, early())
+    d = dispatcher(deps, early, SmsGateway(url, gw.token))
+    assert d.deliver_due() == 1 and gw.accepted == {}
+    early.advance(timedelta(hours=2))
+    assert d.deliver_due() == 1 and list(gw.accepted) == ["client-C-1:7:care"]
 
 
 def test_the_clients_language_and_an_html_mail_that_escapes_what_is_filled_in(
