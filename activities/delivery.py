@@ -307,7 +307,15 @@ class Dispatcher:
         p = self._policy
         values: dict[str, Any] = {
             k: params.get(k)
-            for k in ("complaint_id", "stage", "severity", "outcome", "task_id", "advisor_id")
+            for k in (
+                "complaint_id",
+                "event",
+                "stage",
+                "severity",
+                "outcome",
+                "task_id",
+                "advisor_id",
+            )
         }
         values["deadline"] = _local(params.get("sla_deadline"), p, last_day=True)
         occasion = str(params.get("occasion", ""))

@@ -44,6 +44,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "callback_overdue": ("recipient_id", "task_id", "advisor_id"),
     # ComplaintWorkflow, to the complainant
     "complaint_acknowledged": _COMPLAINT,
+    "complaint_progress": (*_COMPLAINT, "event", "stage"),
     "complaint_extended": (*_COMPLAINT, "reason"),
     "complaint_resolution": (*_COMPLAINT, "outcome", "measures", "owner", "due"),
     "complaint_survey": _COMPLAINT,

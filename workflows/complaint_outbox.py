@@ -25,6 +25,11 @@ with workflow.unsafe.imports_passed_through():
         preferred_channel,
     )
 
+# The complainant is told of progress too: the assessment done (who handles it, by when) and a
+# reopening (was: staff only). Complaints started before this queue no such message.
+PROGRESS_NOTICES = "complaint-progress-notices"
+PROGRESS = frozenset({"assessed", "reopened"})
+
 _NOTIFY_TIMEOUT = timedelta(seconds=30)
 _NOTIFY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5)
 
@@ -40,6 +45,8 @@ class Outbox:
         """Queues what event `kind` (recorded as `seq`) calls for."""
         for notice, staff in notices_for(kind, c):
             self._queue.append(request(c, seq, notice.recipient, staff, notice.template))
+        if kind in PROGRESS and workflow.patched(PROGRESS_NOTICES):
+            self._queue.append(request(c, seq, "client", None, "complaint_progress"))
 
     def pop(self) -> NotifyRequest | None:
         return self._queue.pop(0) if self._queue else None

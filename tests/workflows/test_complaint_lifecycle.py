@@ -150,6 +150,7 @@ async def test_happy_path_projects_every_stage(
     assert sent(db, f"complaint-{cid}") == [
         ("client", "complaint_acknowledged", "queued"),
         ("handler", "complaint_assigned", "queued"),
+        ("client", "complaint_progress", "queued"),
         ("client", "complaint_resolution", "queued"),
         ("client", "complaint_survey", "queued"),
         ("client", "complaint_closed", "queued"),
@@ -160,7 +161,7 @@ async def test_happy_path_projects_every_stage(
     assert attrs.get(sa.RESPONSIBLE_DEPARTMENT) == "wealth-ops"
     assert attrs.get(sa.CLIENT_ID) == "c-1001"
     await assert_healthy(handle, running=False)
-    await save_history(ctx.client, f"complaint-{cid}", "happy_path")
+    await save_history(ctx.client, f"complaint-{cid}", "happy_path_progress")
 
 
 async def test_dissatisfied_client_reopens_then_closes(
