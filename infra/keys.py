@@ -4,7 +4,10 @@ Ring format: `kid:base64key,kid:base64key` (commas or newlines; `#` starts a com
 first key encrypts, every key decrypts, so rotation is "prepend a new key, keep the old ones for
 as long as data under them is retained". Raw ring keys are never used directly: each purpose
 (Temporal payloads, projection fields, blind indexes) gets its own HKDF-derived subkey, so a
-ciphertext made for one purpose can never be opened as another.
+ciphertext made for one purpose can never be opened as another; and each cipher suite its own
+(HKDF-SHA256 for AES-256-GCM, HKDF-SM3 for SM4-GCM), so the two never share a key. The ring
+carries the suite new data is encrypted under (`CLIENT_CARE_CIPHER_SUITE`); what was encrypted
+records its suite, and any key of the ring opens it under either.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from infra import settings as _settings
 from infra.settings import Settings
+from projections.crypto import CipherSuite
+
+AES = CipherSuite.AES_256_GCM
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +54,11 @@ class KeyRing:
     # repr=False: a ring printed in a traceback or log line must not print the keys.
     keys: Mapping[str, bytes] = field(repr=False)
     primary: str
+    suite: CipherSuite = AES
+    """What new payloads and sealed fields are encrypted under, and blind indexes hashed with."""
 
     @classmethod
-    def parse(cls, text: str) -> KeyRing:
+    def parse(cls, text: str, suite: CipherSuite | str = AES) -> KeyRing:
         keys: dict[str, bytes] = {}
         for line in text.splitlines():
             if line.strip().startswith("#"):
@@ -78,7 +86,7 @@ class KeyRing:
                 keys[kid] = key
         if not keys:
             raise KeyRingError("the key ring is empty")
-        return cls(keys=keys, primary=next(iter(keys)))
+        return cls(keys=keys, primary=next(iter(keys)), suite=CipherSuite(suite))
 
     def key(self, kid: str) -> bytes:
         try:
@@ -98,16 +106,19 @@ class KeyRing:
         primary key leaves every stored hash valid. Retiring it means re-indexing."""
         return next(reversed(list(self.keys)))
 
-    def subkey(self, kid: str, purpose: str) -> bytes:
-        return derive_key(self.key(kid), purpose)
+    def subkey(self, kid: str, purpose: str, suite: CipherSuite = AES) -> bytes:
+        return derive_key(self.key(kid), purpose, suite)
 
     def for_purpose(self, purpose: str) -> PurposeRing:
-        """The subkeys of one purpose only, for a service that does only that (the codec
-        server decrypts payloads, so it never needs the field or blind-index keys)."""
+        """The subkeys of one purpose only, under both suites, for a service that does only
+        that (the codec server decrypts payloads, so it never needs the field or blind-index
+        keys)."""
         return PurposeRing(
             purpose=purpose,
             keys={kid: self.subkey(kid, purpose) for kid in self.keys},
             primary=self.primary,
+            sm_keys={kid: self.subkey(kid, purpose, CipherSuite.SM4_GCM) for kid in self.keys},
+            suite=self.suite,
         )
 
 
@@ -115,19 +126,44 @@ class KeyRing:
 class PurposeRing:
     """A ring of subkeys already derived for one purpose, in the ring's order; it answers
     `subkey` for that purpose and refuses any other, so it can stand in for a `KeyRing`
-    wherever only that purpose is used. Format: as the ring's, `kid:base64subkey,...`."""
+    wherever only that purpose is used. Format: as the ring's, `kid:base64subkey,...`, then the
+    SM4-GCM suite's subkeys as `kid+sm:base64subkey,...` (`+` is never in a key id)."""
 
     purpose: str
     keys: Mapping[str, bytes] = field(repr=False)
     primary: str
+    sm_keys: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    suite: CipherSuite = AES
 
     @classmethod
-    def parse(cls, text: str, purpose: str) -> PurposeRing:
-        ring = KeyRing.parse(text)  # same syntax and checks; these keys are used as they are
-        return cls(purpose=purpose, keys=ring.keys, primary=ring.primary)
+    def parse(cls, text: str, purpose: str, suite: CipherSuite | str = AES) -> PurposeRing:
+        aes, sm = [], []
+        for line in text.splitlines():
+            if line.strip().startswith("#"):
+                continue
+            for item in (part.strip() for part in line.split(",")):
+                kid, sep, key = item.partition(":")
+                if kid.strip().endswith("+sm"):
+                    sm.append(f"{kid.strip()[:-3]}{sep}{key}")
+                elif item:
+                    aes.append(item)
+        # same syntax and checks as the ring's; these keys are used as they are
+        ring = KeyRing.parse(",".join(aes))
+        sm_keys = KeyRing.parse(",".join(sm)).keys if sm else {}
+        if set(sm_keys) - set(ring.keys):
+            raise KeyRingError("an SM4-GCM subkey names a key id the ring does not hold")
+        return cls(
+            purpose=purpose,
+            keys=ring.keys,
+            primary=ring.primary,
+            sm_keys=sm_keys,
+            suite=CipherSuite(suite),
+        )
 
     def format(self) -> str:
-        return ",".join(f"{kid}:{base64.b64encode(key).decode()}" for kid, key in self.keys.items())
+        entries = [f"{kid}:{base64.b64encode(key).decode()}" for kid, key in self.keys.items()]
+        entries += [f"{k}+sm:{base64.b64encode(v).decode()}" for k, v in self.sm_keys.items()]
+        return ",".join(entries)
 
     def key(self, kid: str) -> bytes:
         try:
@@ -141,19 +177,33 @@ class PurposeRing:
     def index_kid(self) -> str:
         return next(reversed(list(self.keys)))
 
-    def subkey(self, kid: str, purpose: str) -> bytes:
+    def subkey(self, kid: str, purpose: str, suite: CipherSuite = AES) -> bytes:
         if purpose != self.purpose:
             raise KeyRingError(
                 f"this ring holds only the {self.purpose} subkeys, not those for {purpose}"
             )
-        return self.key(kid)
+        if suite is AES:
+            return self.key(kid)
+        self.key(kid)  # an unknown key id is named as such
+        try:
+            return self.sm_keys[kid]
+        except KeyError:
+            raise KeyRingError(
+                f"no SM4-GCM {self.purpose} subkey with id {kid!r}: export the subkeys again "
+                "with `python -m infra.keys payload-keys`"
+            ) from None
 
 
-def derive_key(key: bytes, purpose: str) -> bytes:
-    """HKDF-SHA256 subkey for one purpose (key separation between codec, fields and indexes)."""
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=f"client-care/{purpose}".encode()
-    ).derive(key)
+def derive_key(key: bytes, purpose: str, suite: CipherSuite = AES) -> bytes:
+    """A 256-bit subkey for one purpose (key separation between codec, fields and indexes) and
+    suite: HKDF-SHA256 for AES-256-GCM (as every earlier subkey), HKDF-SM3 for SM4-GCM, so the
+    SM suite's key hierarchy uses SM3 alone."""
+    if suite is AES:
+        return HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=f"client-care/{purpose}".encode()
+        ).derive(key)
+    info = f"client-care/{purpose}/{suite.value}".encode()
+    return HKDF(algorithm=hashes.SM3(), length=32, salt=None, info=info).derive(key)
 
 
 def new_key_entry(kid: str | None = None) -> str:
@@ -168,13 +218,15 @@ def load_keyring(settings: Settings, *, create_dev_key: bool = False) -> KeyRing
     value = settings.client_care_keys
     if value:
         if ":" in value:
-            return KeyRing.parse(value)
+            return KeyRing.parse(value, settings.client_care_cipher_suite)
         path = Path(value).expanduser()
         if not path.is_file():
             raise KeyRingError(
                 "CLIENT_CARE_KEYS is neither a key ring ('kid:base64key,...') nor a readable file"
             )
-        return KeyRing.parse(read_secret_file(path, "CLIENT_CARE_KEYS"))
+        return KeyRing.parse(
+            read_secret_file(path, "CLIENT_CARE_KEYS"), settings.client_care_cipher_suite
+        )
     text = _read_or_create(
         DEV_KEY_FILE,
         lambda: new_key_entry("dev1") + "\n",
@@ -184,7 +236,7 @@ def load_keyring(settings: Settings, *, create_dev_key: bool = False) -> KeyRing
             "run `make run` once or set CLIENT_CARE_KEYS"
         ),
     )
-    return KeyRing.parse(text)
+    return KeyRing.parse(text, settings.client_care_cipher_suite)
 
 
 def load_payload_keys(settings: Settings) -> KeyRing | PurposeRing:
@@ -202,7 +254,7 @@ def load_payload_keys(settings: Settings) -> KeyRing | PurposeRing:
                 "readable file"
             )
         value = read_secret_file(path, "CLIENT_CARE_PAYLOAD_KEYS")
-    return PurposeRing.parse(value, PAYLOAD_PURPOSE)
+    return PurposeRing.parse(value, PAYLOAD_PURPOSE, settings.client_care_cipher_suite)
 
 
 def load_codec_token(settings: Settings, *, create_dev_token: bool = False) -> str:

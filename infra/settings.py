@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,11 @@ class Settings(BaseSettings):
     codec_trust_forwarded: bool = Field(
         default=False,
         description="origin from X-Forwarded-Proto/-Host (only behind a proxy that sets them)",
+    )
+    client_care_cipher_suite: Literal["aes-256-gcm", "sm4-gcm"] = Field(
+        default="aes-256-gcm",
+        description="what new payloads and sealed fields are encrypted with: AES-256-GCM with "
+        "HMAC-SHA256 blind indexes, or SM4-GCM with HMAC-SM3 (both always decrypt)",
     )
     client_care_payload_keys: str | None = Field(
         default=None,

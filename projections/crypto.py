@@ -1,13 +1,20 @@
-"""Personal fields at rest: AES-256-GCM with the payload key ring, plus keyed-hash blind indexes.
+"""Personal fields at rest: an AEAD under the payload key ring, plus keyed-hash blind indexes.
 
-Sealed value layout: version byte, key-id length, key id, 12-byte nonce, ciphertext and tag.
-The authenticated data binds the version, the key id and the caller's `context`: pass the row's
-identity (e.g. `client:<id>`) so a value copied into another row fails to open.
+Two cipher suites (`CipherSuite`, chosen by `CLIENT_CARE_CIPHER_SUITE`, carried by the ring):
+AES-256-GCM with HMAC-SHA256 blind indexes (the default), or China's commercial ciphers, SM4-GCM
+with HMAC-SM3 blind indexes and HKDF-SM3 subkeys (GB/T 32907, GB/T 32905). The suite a value was
+sealed under is in its version byte, so rows written under either suite open under both.
 
-Blind indexes are HMAC-SHA256 of a normalised value under a key derived from the ring's oldest
-key (`KeyRing.index_kid`): prepending a new primary key keeps every stored hash valid; retiring
-that oldest key means re-indexing. Phone numbers and ID numbers are low-entropy, so the index
-key must stay as secret as the encryption keys: with it, hashes can be brute-forced.
+Sealed value layout: version byte (2: AES-256-GCM, 3: SM4-GCM), key-id length, key id, 12-byte
+nonce, ciphertext and tag. The authenticated data binds the version, the key id and the caller's
+`context`: pass the row's identity (e.g. `client:<id>`) so a value copied into another row fails
+to open.
+
+Blind indexes are an HMAC of a normalised value under a key derived from the ring's oldest key
+(`KeyRing.index_kid`): prepending a new primary key keeps every stored hash valid; retiring
+that oldest key, or changing the suite, means re-indexing (`auditor.py rebuild-projections`).
+Phone numbers and ID numbers are low-entropy, so the index key must stay as secret as the
+encryption keys: with it, hashes can be brute-forced.
 """
 
 from __future__ import annotations
@@ -17,13 +24,61 @@ import os
 import re
 import unicodedata
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-_VERSION = 2
+
+class CipherSuite(StrEnum):
+    AES_256_GCM = "aes-256-gcm"
+    SM4_GCM = "sm4-gcm"
+
+
+_TAG = 16
+
+
+class SM4GCM:
+    """SM4 in GCM mode with `AESGCM`'s interface (`cryptography` offers SM4-GCM through its
+    `Cipher` API only): the tag is appended to the ciphertext, a bad one raises `InvalidTag`."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 16:
+            raise ValueError("SM4 takes a 128-bit key")
+        self._key = key
+
+    def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes) -> bytes:
+        enc = Cipher(algorithms.SM4(self._key), modes.GCM(nonce)).encryptor()
+        enc.authenticate_additional_data(associated_data)
+        return enc.update(data) + enc.finalize() + enc.tag
+
+    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes) -> bytes:
+        if len(data) < _TAG:
+            raise InvalidTag()
+        dec = Cipher(algorithms.SM4(self._key), modes.GCM(nonce, data[-_TAG:])).decryptor()
+        dec.authenticate_additional_data(associated_data)
+        return dec.update(data[:-_TAG]) + dec.finalize()
+
+
+AEAD = AESGCM | SM4GCM
+
+
+def aead(suite: CipherSuite, subkey: bytes) -> AEAD:
+    """The AEAD of a suite over a 32-byte subkey (SM4 takes its first 128 bits: the HKDF-SM3
+    output of that length)."""
+    return AESGCM(subkey) if suite is CipherSuite.AES_256_GCM else SM4GCM(subkey[:16])
+
+
+def index_hash(suite: CipherSuite) -> hashes.HashAlgorithm:
+    return hashes.SHA256() if suite is CipherSuite.AES_256_GCM else hashes.SM3()
+
+
+# The sealed-value version byte of each suite (2 is the format every earlier row has).
+_VERSIONS = {CipherSuite.AES_256_GCM: 2, CipherSuite.SM4_GCM: 3}
+_SUITES = {v: k for k, v in _VERSIONS.items()}
 _NONCE = 12
 FIELD_PURPOSE = "projection-field/v1"
 INDEX_PURPOSE = "blind-index/v1"
@@ -44,8 +99,10 @@ class KeySource(Protocol):
     def primary(self) -> str: ...
     @property
     def index_kid(self) -> str: ...
+    @property
+    def suite(self) -> CipherSuite: ...
     def key(self, kid: str) -> bytes: ...
-    def subkey(self, kid: str, purpose: str) -> bytes: ...
+    def subkey(self, kid: str, purpose: str, suite: CipherSuite = ...) -> bytes: ...
 
 
 class FieldCipherError(ValueError):
@@ -57,26 +114,37 @@ class FieldCipher:
 
     def __init__(self, keyring: KeySource) -> None:
         self._ring = keyring
-        self._aead = {kid: AESGCM(keyring.subkey(kid, FIELD_PURPOSE)) for kid in keyring.keys}
-        self._index_key = keyring.subkey(keyring.index_kid, INDEX_PURPOSE)
+        self._suite = keyring.suite
+        # both suites open: rows sealed before a change of suite stay readable
+        self._aead = {
+            (kid, suite): aead(suite, keyring.subkey(kid, FIELD_PURPOSE, suite))
+            for kid in keyring.keys
+            for suite in CipherSuite
+        }
+        self._index_key = keyring.subkey(keyring.index_kid, INDEX_PURPOSE, self._suite)
+
+    @property
+    def suite(self) -> CipherSuite:
+        return self._suite
 
     def seal(self, value: Any, *, context: str = "") -> bytes:
         kid = self._ring.primary.encode()
-        header = bytes([_VERSION, len(kid)]) + kid
+        header = bytes([_VERSIONS[self._suite], len(kid)]) + kid
         nonce = os.urandom(_NONCE)
         plain = json.dumps(value, ensure_ascii=False, default=str).encode()
-        sealed = self._aead[self._ring.primary].encrypt(nonce, plain, header + context.encode())
+        cipher = self._aead[(self._ring.primary, self._suite)]
+        sealed = cipher.encrypt(nonce, plain, header + context.encode())
         return header + nonce + sealed
 
     def open(self, blob: bytes, *, context: str = "") -> Any:
         header, kid = self._header(blob)
         body = bytes(blob[len(header) :])
-        aead = self._aead.get(kid)
-        if aead is None:
+        cipher = self._aead.get((kid, _SUITES[header[0]]))
+        if cipher is None:
             self._ring.key(kid)  # raises KeyRingError naming the missing key id
             raise AssertionError("unreachable")
         try:
-            plain = aead.decrypt(body[:_NONCE], body[_NONCE:], header + context.encode())
+            plain = cipher.decrypt(body[:_NONCE], body[_NONCE:], header + context.encode())
         except InvalidTag:
             raise FieldCipherError(
                 f"sealed value under key {kid!r} failed authentication: wrong key, wrong "
@@ -87,25 +155,28 @@ class FieldCipher:
     def key_id(self, blob: bytes) -> str:
         return self._header(blob)[1]
 
+    def suite_of(self, blob: bytes) -> CipherSuite:
+        return _SUITES[self._header(blob)[0][0]]
+
     def reseal(self, blob: bytes, *, context: str = "") -> bytes:
-        """Re-encrypts under the primary key (key rotation of stored rows)."""
-        if self.key_id(blob) == self._ring.primary:
+        """Re-encrypts under the primary key and the ring's suite (key or suite rotation)."""
+        if self.key_id(blob) == self._ring.primary and self.suite_of(blob) is self._suite:
             return blob
         return self.seal(self.open(blob, context=context), context=context)
 
     def blind(self, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        mac = hmac.HMAC(self._index_key, hashes.SHA256())
+        mac = hmac.HMAC(self._index_key, index_hash(self._suite))
         mac.update(normalise(value).encode())
         return mac.finalize().hex()
 
     @staticmethod
     def _header(blob: bytes) -> tuple[bytes, str]:
-        if not blob or len(blob) < 2 or blob[0] != _VERSION:
+        if not blob or len(blob) < 2 or blob[0] not in _SUITES:
             raise FieldCipherError("not a sealed field value (or an unsupported format version)")
         n = blob[1]
-        if len(blob) < 2 + n + _NONCE + 16:
+        if len(blob) < 2 + n + _NONCE + _TAG:
             raise FieldCipherError("sealed field value is truncated")
         header = bytes(blob[: 2 + n])
         return header, header[2:].decode("ascii", "replace")

@@ -30,7 +30,10 @@ os.environ.setdefault("CLIENT_CARE_PG_FAST", "1")
 
 @pytest.fixture(scope="session")
 def keyring() -> KeyRing:
-    return KeyRing.parse(new_key_entry("test1"))
+    """Under the suite `CLIENT_CARE_CIPHER_SUITE` names, as the service's own ring would be
+    (`make test-sm4` runs the encryption-heavy tests under SM4-GCM)."""
+    suite = os.environ.get("CLIENT_CARE_CIPHER_SUITE") or "aes-256-gcm"
+    return KeyRing.parse(new_key_entry("test1"), suite)
 
 
 @pytest.fixture(scope="session")
