@@ -318,6 +318,9 @@ class Dispatcher:
             )
         }
         values["deadline"] = _local(params.get("sla_deadline"), p, last_day=True)
+        values["due_at"] = _local(params.get("due_at"), p)
+        values["tier"] = params.get("tier")
+        values["client_id"] = row.client_id
         occasion = str(params.get("occasion", ""))
         parts = occasion.split(":")
         values["year"] = parts[-1] if len(parts) > 1 else None

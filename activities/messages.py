@@ -42,6 +42,9 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "birthday_greeting": (*_CLIENT, "year"),
     "holiday_greeting": (*_CLIENT, "holiday", "year"),
     "callback_overdue": ("recipient_id", "task_id", "advisor_id"),
+    # ClientServiceWorkflow: the advisor's duties falling due
+    "callback_due": ("recipient_id", "client_id", "task_id", "due_at", "tier"),
+    "plan_review_due": ("recipient_id", "client_id", "task_id", "due_at", "tier"),
     # ComplaintWorkflow, to the complainant
     "complaint_acknowledged": _COMPLAINT,
     "complaint_progress": (*_COMPLAINT, "event", "stage"),

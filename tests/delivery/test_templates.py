@@ -31,6 +31,7 @@ def test_every_template_the_workflows_queue_is_in_the_catalogue() -> None:
     acknowledgement, the greetings' event kinds, the escalation, the event kinds' invitations."""
     queued = {n.template for notices in _NOTICES.values() for n in notices}
     queued |= {"complaint_acknowledged", "callback_overdue", "complaint_progress"}
+    queued |= {"callback_due", "plan_review_due"}
     queued |= {k.value for k in GREETINGS}
     queued |= {f"event_invitation_{k.value}" for k in EventKind}
     assert queued == set(VARIABLES)
@@ -40,7 +41,7 @@ def test_the_shipped_catalogue_is_valid_and_renders_every_message() -> None:
     catalogue = MessageCatalogue()
     templates = templates_for(Policy())
     catalogue.validate(templates)
-    assert len(templates) == 24  # 5 holidays, the birthday, 18 others
+    assert len(templates) == 26  # 5 holidays, the birthday, 20 others
     for template, variables in templates.items():
         for language in LANGUAGES:
             out = catalogue.render(template, language, dict.fromkeys(variables, "X"))

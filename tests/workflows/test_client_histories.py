@@ -8,8 +8,10 @@ client. To re-record them after an intended change of workflow code:
 
     CLIENT_CARE_SAVE_HISTORIES=1 python -m pytest tests/workflows/test_client_histories.py
 
-(`client_service_first_run_lane.json` is kept as it was recorded, before the effects queue:
-re-recording writes only the new shape.)
+(`client_service_first_run_lane.json` is kept as it was recorded, before the effects queue,
+and `client_service_first_run.json` before advisor reminders, whose shape is
+`client_service_first_run_reminders.json`: re-recording writes only the newest shape, under the
+first name — rename it, and restore the older one, to keep both.)
 
 Every run also records fresh histories into a temporary folder and replays those, so recording
 is exercised even when nothing is saved.
@@ -171,6 +173,8 @@ async def test_freshly_recorded_histories_replay(
     "name",
     [
         "client_service_first_run.json",
+        # Recorded with advisor reminders (`ADVISOR_REMINDERS`); the one above is from before.
+        "client_service_first_run_reminders.json",
         # Recorded before `EFFECTS_QUEUED`: commands held a lane across their activities.
         "client_service_first_run_lane.json",
         "client_event.json",

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         OpenTask,
         Plan,
         ServiceState,
+        TaskKind,
         task_id_for,
         workflow_id_for,
     )
@@ -60,6 +61,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.client_service.models import CallbackOutcome
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# The advisor is told when a callback or plan review falls due (was: only the supervisor, once
+# it was overdue). Runs started before this queue no reminder.
+ADVISOR_REMINDERS = "client-service-advisor-reminders"
+REMINDED = frozenset({TaskKind.CALLBACK, TaskKind.PLAN_REVIEW})
 NOTIFY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5)
 
 
@@ -211,6 +216,26 @@ def greeting(s: ServiceState, event: ServiceEvent, seq: int, row_seq: int) -> No
         completed_at=workflow.now(),
     )
     return Notify(message, greeting=projection(s, row_seq, None, [row]))
+
+
+def reminder(s: ServiceState, task: OpenTask, seq: int) -> Notify:
+    """`callback_due` / `plan_review_due` to the client's advisor (the supervisor if none)."""
+    advisor = s.file.advisor_id
+    return Notify(
+        notification(
+            s,
+            seq,
+            Purpose.SERVICE,
+            f"{task.kind.value}_due",
+            recipient_kind="advisor" if advisor else "supervisor",
+            recipient_id=advisor or SUPERVISION,
+            params={
+                "task_id": task.task_id,
+                "due_at": task.due_at.isoformat(),
+                "tier": s.tier.value,
+            },
+        )
+    )
 
 
 def escalation(s: ServiceState, task: OpenTask, seq: int) -> Notify:

@@ -237,6 +237,9 @@ class Service:
         for event in served.greetings:
             message_seq = self._seq()
             self._queue.append(fx.greeting(s, event, message_seq, self._seq()))
+        for task in served.issued:
+            if task.kind in fx.REMINDED and workflow.patched(fx.ADVISOR_REMINDERS):
+                self._queue.append(fx.reminder(s, task, self._seq()))
         for task in served.escalated:
             self._queue.append(fx.escalation(s, task, self._seq()))
         # A duty issued and escalated at once (its grace ran out while paused) is one row.
