@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -107,6 +108,7 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         batch: int = 20,
+        concurrency: int = 8,
     ) -> None:
         self._deps, self._channels, self._catalogue = deps, channels, catalogue
         self._policy, self._retry, self._clock, self._batch = (
@@ -116,11 +118,21 @@ class Dispatcher:
             batch,
         )
         self.wake = threading.Event()
+        # A batch's rows are independent: sent side by side, so a slow gateway answer does not
+        # hold up the others (a 100,000-client invitation goes out at several per second).
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery")
 
     # -- the loop ---------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event, poll_interval: float = 1.0) -> None:
-        """Delivers until `stop` is set; a database outage is logged and waited out."""
+        """Delivers until `stop` is set (then finishes the batch in hand and closes); a database
+        outage is logged and waited out."""
+        try:
+            await self._loop(stop, poll_interval)
+        finally:
+            self.close()
+
+    async def _loop(self, stop: asyncio.Event, poll_interval: float) -> None:
         while not stop.is_set():
             try:
                 handled = await asyncio.to_thread(self.deliver_due)
@@ -132,14 +144,16 @@ class Dispatcher:
                 await asyncio.to_thread(self.wake.wait, poll_interval)
                 self.wake.clear()
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
     def notify_queued(self) -> None:
         self.wake.set()
 
     def deliver_due(self) -> int:
         """Claims and delivers one batch of due rows; returns how many it handled."""
         rows = self._claim()
-        for row in rows:
-            self._deliver(row)
+        list(self._pool.map(self._deliver, rows))
         return len(rows)
 
     def _claim(self) -> list[Row[Any]]:

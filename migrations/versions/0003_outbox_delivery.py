@@ -27,7 +27,8 @@ def upgrade() -> None:
     op.add_column("notifications", sa.Column("claimed_until", TS))
     op.add_column("notifications", sa.Column("last_error", sa.String(length=200)))
     op.add_column("notifications", sa.Column("updated_at", TS))
-    # Rows queued before delivery left the activity were sent inside it: nothing to deliver.
+    # The old activity sent inside its transaction, so no committed row was left queued; one
+    # that was (by hand) is delivered now.
     op.execute("UPDATE notifications SET next_attempt_at = created_at WHERE status = 'queued'")
     op.create_index(
         "ix_notifications_due",

@@ -5,6 +5,7 @@ filled in only when the message is sent."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -445,3 +446,40 @@ def test_the_outbox_listing_shows_a_failure_and_no_personal_data(
         ("birthday_greeting", 1, "HTTP 400")
     ]
     assert "13812345678" not in str(listing) and "王小明" not in str(listing)
+
+
+async def test_the_loop_outlives_a_failed_round_wakes_on_a_new_row_and_stops(
+    deps: ActivityDeps,
+    notifier: NotificationActivities,
+    client_file: Callable[..., ClientFile],
+    clock: Clock,
+    gateway: tuple[Gateway, str],
+) -> None:
+    gw, url = gateway
+    client_file("C-1")
+
+    class FlakyOnce(Dispatcher):
+        rounds = 0
+
+        def deliver_due(self) -> int:
+            FlakyOnce.rounds += 1
+            if FlakyOnce.rounds == 1:
+                raise OSError("database unreachable")
+            return super().deliver_due()
+
+    d = FlakyOnce(
+        deps, {"sms": SmsGateway(url, gw.token)}, MessageCatalogue(), Policy(), clock=clock
+    )
+    woken = NotificationActivities(deps, d.notify_queued)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(d.run(stop, poll_interval=30))  # only a wake-up is quick
+    await asyncio.sleep(0.3)
+    woken.notify(greeting())
+    for _ in range(50):
+        if gw.accepted:
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    d.notify_queued()
+    await asyncio.wait_for(loop, 5)
+    assert list(gw.accepted) == ["client-C-1:7:care"] and FlakyOnce.rounds >= 2

@@ -92,3 +92,17 @@ def test_the_worker_refuses_to_start_on_a_broken_catalogue(tmp_path: Path) -> No
     with pytest.raises(TemplateError, match=r"layout\.html: missing"):
         checked_catalogue(Settings(client_care_templates=d), Policy())
     assert checked_catalogue(Settings(), Policy()).directory == DEFAULT_DIR
+
+
+def test_the_language_is_a_client_file_field_old_files_default_to_chinese() -> None:
+    from domain.client import ClientFile
+    from workflows.client_service.models import ProfileUpdate
+
+    old = ClientFile.model_validate(
+        {"client_id": "c-1", "kind": "individual", "basic": {"name": "A"}}
+    )
+    assert old.language == "zh-CN"  # a file recorded before the field replays unchanged
+    assert ProfileUpdate.model_validate({"language": "en"}).changes() == {"language": "en"}
+    assert old.revised(language="en").language == "en"
+    with pytest.raises(ValueError):
+        old.revised(language="fr")
