@@ -48,7 +48,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 async def run(argv: list[str]) -> int:
     from infra.keys import KeyRingError
     from infra.policy_file import PolicyFileError, policy_from_settings
-    from infra.settings import Settings
+    from infra.settings import SettingsError, load_settings
     from infra.tracing import TracingSettingsError, command_span, failed, tracing
 
     try:
@@ -72,7 +72,7 @@ async def run(argv: list[str]) -> int:
             except JsonInputError as exc:
                 raise CommandError(str(exc), "usage") from None
             request_id = request_id_arg(args.request_id)
-            settings = Settings()
+            settings = load_settings()
             policy = policy_from_settings(settings)
             spans.enter_context(tracing(settings, "client-care-starter"))
             spans.enter_context(command_span(args.noun, args.verb))
@@ -102,7 +102,7 @@ async def run(argv: list[str]) -> int:
         except CommandError as exc:
             failed(exc.code)
             return _fail(EXIT_USAGE if exc.code == "usage" else EXIT_REJECTED, exc)
-        except (PolicyFileError, KeyRingError, TracingSettingsError) as exc:
+        except (PolicyFileError, KeyRingError, TracingSettingsError, SettingsError) as exc:
             return _fail(EXIT_UNAVAILABLE, CommandError(str(exc), "configuration"))
     emit(json.dumps(result, ensure_ascii=False, default=str))
     return 0

@@ -27,7 +27,7 @@ from infra.keys import KeyRingError, load_keyring
 from infra.logging import configure_logging, core_runtime, get_logger
 from infra.metrics import ServiceMetrics, prometheus
 from infra.policy_file import PolicyFileError, policy_from_settings
-from infra.settings import Settings
+from infra.settings import Settings, SettingsError, load_settings
 from infra.temporal import connect
 from infra.tracing import TracingSettingsError, tracing
 from projections.crypto import FieldCipher
@@ -107,7 +107,11 @@ async def main(settings: Settings) -> int:
 
 def run() -> int:
     configure_logging()
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     bind = settings.metrics_bind_address
     try:
         # traces when an OTLP endpoint is set: the client `connect` makes, and so the worker,

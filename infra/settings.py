@@ -118,6 +118,25 @@ class Settings(BaseSettings):
     )
 
 
+class SettingsError(ValueError):
+    """A setting the environment gives that cannot be used. The message names the settings and
+    what is wrong, never the value given (it may be a secret)."""
+
+
+def load_settings() -> Settings:
+    """`Settings()`, with an invalid value reported as a `SettingsError` for the entry points to
+    print and exit on, instead of pydantic's traceback (which echoes the value)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in err.errors()
+        )
+        raise SettingsError(f"invalid setting: {problems}") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()

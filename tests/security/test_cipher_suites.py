@@ -215,3 +215,36 @@ async def test_a_complaint_under_sm4_gcm_end_to_end(db: Engine, policy: Policy) 
         content = conn.execute(select(complaints.c.content_enc)).scalar_one()
     assert content[0] == 3
     assert FieldCipher(sm_ring).suite_of(content) is SM4
+
+
+@pytest.mark.parametrize("entry", ["starter.py", "worker.py"])
+def test_a_bad_setting_is_a_configuration_error_naming_it_not_its_value(entry: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from infra.settings import ROOT
+
+    env = {
+        "PATH": os.environ["PATH"],
+        "CLIENT_CARE_CIPHER_SUITE": "sm4-cbc-secretish",
+        "OTEL_SDK_DISABLED": "maybe",
+    }
+    argv = [sys.executable, entry] + (["client", "questionnaire"] if entry == "starter.py" else [])
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == (3 if entry == "starter.py" else 2), done.stderr
+    assert "CLIENT_CARE_CIPHER_SUITE" in done.stderr and "OTEL_SDK_DISABLED" in done.stderr
+    assert "secretish" not in done.stderr and "maybe" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_compose_gives_every_service_of_ours_the_same_suite() -> None:
+    import yaml
+
+    from infra.settings import ROOT
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    ours = {n: s for n, s in services.items() if "CLIENT_CARE_POLICY" in s.get("environment", {})}
+    assert {"worker", "codec-server", "migrate"} <= set(ours)
+    suites = {s["environment"]["CLIENT_CARE_CIPHER_SUITE"] for s in ours.values()}
+    assert suites == {"aes-256-gcm"}
