@@ -24,7 +24,8 @@ from projections.tables import complaint_events, complaints, notifications, serv
 PREFIX = "client_care_"
 # The events of a complaint's timeline that count as deadline warnings and breaches
 DEADLINE_EVENTS = {"deadline_warning": "warning", "sla_breached": "breach"}
-OUTBOX_STATES = ("queued", "failed")
+# The outbox's unfinished and given-up rows (activities.delivery): `sent` and `suppressed` are done
+OUTBOX_STATES = ("queued", "sending", "failed")
 
 
 def prometheus(bind_address: str) -> PrometheusConfig:
@@ -51,7 +52,17 @@ class ServiceMetrics:
         self.overdue_callbacks = g(
             PREFIX + "overdue_callbacks", "callbacks past their grace period, by client tier"
         )
-        self.outbox = g(PREFIX + "outbox_notifications", "notifications queued or failed, by state")
+        self.outbox = g(
+            PREFIX + "outbox_notifications", "notifications queued, being sent or failed, by state"
+        )
+        self.outbox_retrying = g(
+            PREFIX + "outbox_retrying",
+            "queued notifications whose delivery failed at least once and waits for a retry",
+        )
+        self.outbox_due_age = g(
+            PREFIX + "outbox_oldest_due_seconds",
+            "how long the longest-waiting notification has been due and not sent (0: none)",
+        )
 
     def collect(self) -> None:
         with self._engine.connect() as conn:
@@ -75,6 +86,16 @@ class ServiceMetrics:
                 .where(notifications.c.status.in_(OUTBOX_STATES))
                 .group_by(notifications.c.status)
             ).all()
+            queued = notifications.c.status == "queued"
+            retrying = conn.execute(
+                select(func.count()).where(queued, notifications.c.attempts > 0)
+            ).scalar_one()
+            # due: past its backoff and contact window (a message held for the morning is not
+            # late); a row without a time is due since it was queued
+            due_since = func.coalesce(notifications.c.next_attempt_at, notifications.c.created_at)
+            oldest_due, now = conn.execute(
+                select(func.min(due_since), func.now()).where(queued, due_since <= func.now())
+            ).one()
         # Every label set is written every time, zeros included: a gauge left at its last
         # value after the last complaint of a stage moves on would lie.
         stages = {(s, b): n for s, b, n in by_stage}
@@ -92,6 +113,8 @@ class ServiceMetrics:
         states: dict[str, int] = {s: n for s, n in outbox}
         for state in OUTBOX_STATES:
             self.outbox.set(states.get(state, 0), {"state": state})
+        self.outbox_retrying.set(int(retrying))
+        self.outbox_due_age.set(int((now - oldest_due).total_seconds()) if oldest_due else 0)
 
     async def run(self, every: float = 30.0) -> None:
         """Until cancelled; a failed read (PostgreSQL away) is retried at the next period."""
