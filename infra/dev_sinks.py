@@ -32,13 +32,41 @@ class Sinks:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.mail_dir = directory / "mail"
-        (self.mail_dir / "html").mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
         self.maildir = mailbox.Maildir(self.mail_dir, create=True)
+        for sub in ("tmp", "new", "cur", "html"):  # Maildir makes them only for a new folder
+            (self.mail_dir / sub).mkdir(exist_ok=True)
         self.sms_file = directory / "sms.jsonl"
         self._lock = threading.Lock()
         self._entries: list[str] = []
         self._seen_keys: set[str] = set()
+        self._reload()
         self._write_index()
+
+    def _reload(self) -> None:
+        """What earlier runs of the stack filed, so the page lists it after a restart."""
+        for key, raw in sorted(self.maildir.items(), key=lambda kv: kv[1].get_date()):
+            msg = message_from_bytes(raw.as_bytes(), policy=policy.default)
+            self._entries.insert(0, self._mail_entry(key, str(msg["To"]), str(msg["Subject"])))
+        if self.sms_file.exists():
+            for line in self.sms_file.read_text(encoding="utf-8").splitlines():
+                sms = json.loads(line)
+                self._seen_keys.add(sms.get("key", ""))
+                self._entries.insert(0, self._sms_entry(sms.get("at", ""), sms))
+
+    @staticmethod
+    def _mail_entry(key: str, to: str, subject: str, at: str | None = None) -> str:
+        return (
+            f"<li>{at or ''} e-mail to {html.escape(to)} · "
+            f'<a href="html/{key}.html">{html.escape(subject)}</a></li>'
+        )
+
+    @staticmethod
+    def _sms_entry(at: str, body: dict[str, Any]) -> str:
+        return (
+            f"<li>{html.escape(at)} · SMS to {html.escape(str(body.get('to')))} · "
+            f"<pre>{html.escape(str(body.get('text')))}</pre></li>"
+        )
 
     # aiosmtpd handler
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -50,11 +78,8 @@ class Sinks:
             part = msg.get_body(("html",))
             page = self.mail_dir / "html" / f"{key}.html"
             page.write_text(part.get_content() if part else "", encoding="utf-8")
-            self._entries.insert(
-                0,
-                f"<li>{_now()} · e-mail to {html.escape(', '.join(envelope.rcpt_tos))} · "
-                f'<a href="html/{key}.html">{html.escape(str(msg["Subject"]))}</a></li>',
-            )
+            to = ", ".join(envelope.rcpt_tos)
+            self._entries.insert(0, self._mail_entry(key, to, str(msg["Subject"]), _now() + " ·"))
             self._write_index()
         return "250 OK: filed"
 
@@ -65,11 +90,7 @@ class Sinks:
             self._seen_keys.add(key)
             with self.sms_file.open("a", encoding="utf-8") as f:
                 f.write(json.dumps({"at": _now(), "key": key, **body}, ensure_ascii=False) + "\n")
-            self._entries.insert(
-                0,
-                f"<li>{_now()} · SMS to {html.escape(str(body.get('to')))} · "
-                f"<pre>{html.escape(str(body.get('text')))}</pre></li>",
-            )
+            self._entries.insert(0, self._sms_entry(_now(), body))
             self._write_index()
 
     def _write_index(self) -> None:
