@@ -8,22 +8,28 @@ report. Everything persists under .data/ and is reused.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
+from temporalio.common import WorkerDeploymentVersion
+
 from commands.demo_year import RESULT_FILE
+from infra import deployment
 from infra.binaries import MissingBinaryError, temporal_cli
 from infra.database import DEV_PG_PORT, database_url
+from infra.deployment import dev_server_flags, worker_version
 from infra.embedded_pg import EmbeddedPostgres, PostgresStartError
 from infra.keys import load_codec_token, load_keyring
 from infra.policy_file import PolicyFileError, policy_from_settings
 from infra.processes import Supervisor, port_in_use, wait_for_port
 from infra.settings import DATA_DIR, ROOT, Settings
-from infra.temporal import search_attribute_flags
+from infra.temporal import connect, search_attribute_flags
 from workflows import search_attributes
 
 MIN_FREE_DISK = 512 * 1024 * 1024
@@ -154,6 +160,34 @@ def _demo_year_finished(code: int) -> str:
     )
 
 
+def _await_routing(
+    settings: Settings,
+    worker: subprocess.Popen[bytes],
+    version: WorkerDeploymentVersion,
+    ours: bool,
+) -> None:
+    """Until the deployment has a current version (`ours`: this worker's), so the demo's
+    workflows start on a version that has workers."""
+
+    async def routed() -> str | None:
+        client = await connect(settings)
+        for _ in range(120):
+            if worker.poll() is not None:
+                raise StackError(f"the worker stopped; see {DATA_DIR / 'logs' / 'worker.log'}")
+            now = await deployment.routing(client, version.deployment_name)
+            if now is not None and now.current is not None:
+                if now.current == version.build_id or not ours:
+                    return now.current
+            await asyncio.sleep(1)
+        return None
+
+    current = asyncio.run(routed())
+    if current is None:
+        raise StackError(f"no current version of deployment {version.deployment_name} after 2 min")
+    if current != version.build_id:
+        print(f"note: new work goes to build {current}, not this worker's {version.build_id}")
+
+
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
     try:
@@ -213,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
                     "--log-level",
                     "warn",
                     *search_attribute_flags(search_attributes.ALL),
+                    *dev_server_flags(),
                 ],
             )
             wait_for_port(port, temporal, 60, "the Temporal dev server")
@@ -240,8 +275,15 @@ def run(args: argparse.Namespace) -> int:
             wait_for_port(settings.dev_mail_sink_port, sink, 30, "the mail sink")
             worker_env |= _sink_env(settings)
 
-        print("starting worker")
-        supervisor.start("worker", [sys.executable, str(ROOT / "worker.py")], worker_env)
+        version = worker_version(settings)
+        print(f"starting worker (deployment version {version.to_canonical_string()})")
+        # The stack's own server runs the code in this tree: its version takes new work at once.
+        # On an external cluster the routing is a rollout's decision ("Deploying a change").
+        set_current = {} if args.external_temporal else {"TEMPORAL_WORKER_SET_CURRENT": "always"}
+        worker = supervisor.start(
+            "worker", [sys.executable, str(ROOT / "worker.py")], worker_env | set_current
+        )
+        _await_routing(settings, worker, version, ours=not args.external_temporal)
 
         if not args.no_demo:
             print("loading demo data through the workflows")

@@ -1,4 +1,5 @@
-"""The worker: every workflow and activity on the `client-care` task queue.
+"""The worker: every workflow and activity on the `client-care` task queue, as one version of the
+`client-care` worker deployment (infra/deployment.py).
 
 SIGTERM or SIGINT stops polling, lets running activities finish (graceful timeout), then exits.
 """
@@ -13,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.common import WorkerDeploymentVersion
 from temporalio.runtime import Runtime
-from temporalio.worker import Worker
 
 from activities.delivery import build_dispatcher, checked_catalogue
 from activities.deps import ActivityDeps
@@ -23,6 +24,7 @@ from activities.registry import build_activities
 from domain.policy import Policy
 from infra.codec import PlaintextAlarm
 from infra.database import database_url, make_engine
+from infra.deployment import Claim, NotRoutable, VersionedWorker, versioned_worker, worker_version
 from infra.keys import KeyRingError, load_keyring
 from infra.logging import configure_logging, core_runtime, get_logger
 from infra.metrics import ServiceMetrics, prometheus
@@ -43,11 +45,19 @@ def build_worker(
     deps: ActivityDeps,
     executor: ThreadPoolExecutor,
     on_queued: Callable[[], None] | None = None,
-) -> Worker:
-    return Worker(
+    *,
+    version: WorkerDeploymentVersion | None = None,
+    workflows: list[type] = ALL_WORKFLOWS,
+    claim: Claim = "if-none",
+) -> VersionedWorker:
+    """`version` unset: this code's (infra.deployment.worker_version). `workflows`: a test's
+    variant of the code, registered under the same type names."""
+    return versioned_worker(
         client,
+        version=version,
+        claim=claim,
         task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
+        workflows=workflows,
         activities=build_activities(deps, client, on_queued),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
@@ -76,30 +86,51 @@ async def main(settings: Settings) -> int:
     deps = ActivityDeps(engine=engine, cipher=FieldCipher(keyring))
     client = await connect(settings, keyring, PlaintextAlarm(Runtime.default().metric_meter))
     await ensure_schedules(client, settings.temporal_task_queue, policy)
+    version = worker_version(settings)
     with ThreadPoolExecutor(max_workers=32, thread_name_prefix="activity") as executor:
         dispatcher = build_dispatcher(settings, deps, catalogue, policy)
         worker = build_worker(
-            client, settings.temporal_task_queue, deps, executor, dispatcher.notify_queued
+            client,
+            settings.temporal_task_queue,
+            deps,
+            executor,
+            dispatcher.notify_queued,
+            version=version,
+            claim=settings.temporal_worker_set_current,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        log.info("worker started", task_queue=settings.temporal_task_queue)
-        collecting = (
-            asyncio.create_task(ServiceMetrics(Runtime.default().metric_meter, engine).run())
-            if settings.metrics_bind_address
-            else None
-        )
-        delivering = asyncio.create_task(
-            dispatcher.run(stop, poll_interval=settings.delivery_poll_interval)
-        )
-        async with worker:
-            await stop.wait()
-            await delivering
-            log.info("worker stopping: finishing running activities")
-            if collecting:
-                collecting.cancel()
+        try:
+            async with worker:
+                # "started" is said once new work can reach this worker (tests and the dev
+                # stack wait for it)
+                log.info(
+                    "worker started",
+                    task_queue=settings.temporal_task_queue,
+                    deployment_version=version.to_canonical_string(),
+                    status="made current" if worker.claimed else "routing unchanged",
+                )
+                collecting = (
+                    asyncio.create_task(
+                        ServiceMetrics(Runtime.default().metric_meter, engine).run()
+                    )
+                    if settings.metrics_bind_address
+                    else None
+                )
+                delivering = asyncio.create_task(
+                    dispatcher.run(stop, poll_interval=settings.delivery_poll_interval)
+                )
+                await stop.wait()
+                await delivering
+                log.info("worker stopping: finishing running activities")
+                if collecting:
+                    collecting.cancel()
+        except NotRoutable as exc:  # raised only on entering: nothing ran yet
+            log.error("worker cannot start", error=str(exc))
+            engine.dispose()
+            return 3
     engine.dispose()
     log.info("worker stopped")
     return 0

@@ -24,6 +24,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from infra.binaries import temporal_cli
+from infra.deployment import dev_server_flags
 from infra.embedded_pg import EmbeddedPostgres, free_port
 from infra.keys import KeyRing, new_key_entry
 from infra.processes import die_with_parent, wait_for_port
@@ -86,6 +87,7 @@ class DevServer:
             "--log-level",
             "error",
             *search_attribute_flags(search_attributes.ALL),
+            *dev_server_flags(),
         ]
         self.process = _popen(argv, self.log_path)
         wait_for_port(self.port, self.process, timeout, "the Temporal dev server")

@@ -30,7 +30,7 @@ LOGGABLE_KEYS = frozenset(
         # ours: identifiers, states and counts
         "client_id", "complaint_id", "review_id", "period", "seq", "kind", "stage", "status",
         "tier", "via", "template", "channel", "purpose", "signal", "snapshots", "not_running",
-        "error", "url", "cors_origin", "due", "signalled", "changes",
+        "error", "url", "cors_origin", "due", "signalled", "changes", "deployment_version",
         # the plaintext repair's event ids and counts (audit.plaintext)
         "event_id", "new_run_id", "reset_to_event", "dropped", "sqlstate",
         # a refused plaintext payload's declared encoding (infra.codec.PlaintextAlarm)

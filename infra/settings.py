@@ -21,6 +21,15 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "client-care"
+    # Worker Deployment Versioning (infra/deployment.py): the deployment every worker polls as a
+    # version of, and this worker's version; unset, a hash of the workflow-deciding code.
+    temporal_deployment_name: str = "client-care"
+    temporal_worker_build_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    temporal_worker_set_current: Literal["if-none", "always", "never"] = Field(
+        default="if-none",
+        description="on start, route new work to this version: only when the deployment has no "
+        "current version yet (a new cluster), always (dev stack, docker compose), or never",
+    )
     # repr=False on every secret: a Settings printed in a log line or traceback shows none.
     database_url: str | None = Field(
         default=None,

@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.policy import Policy
 from infra.binaries import temporal_cli
 from infra.database import make_engine
+from infra.deployment import dev_server_flags
 from infra.embedded_pg import EmbeddedPostgres, free_port
 from infra.keys import KeyRing, new_key_entry
 from infra.temporal import data_converter, register_search_attributes, search_attribute_flags
@@ -98,6 +99,7 @@ async def dev_env(
         dev_server_existing_path=temporal_cli(),
         dev_server_extra_args=[
             *search_attribute_flags(search_attributes.ALL),
+            *dev_server_flags(),
             "--db-filename",
             str(tmp_path_factory.mktemp("temporal") / "dev.db"),
         ],

@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from infra.binaries import temporal_cli
+from infra.deployment import SERVER_DYNAMIC_CONFIG
 from infra.settings import ROOT
 from workflows.search_attributes import ALL
 
@@ -311,6 +312,24 @@ def test_worker_wiring(services: dict[str, Any]) -> None:
     assert env["TEMPORAL_TASK_QUEUE"] == "client-care"
     assert worker["depends_on"]["temporal-setup"]["condition"] == "service_completed_successfully"
     assert worker["command"] == ["python", "worker.py"]
+
+
+def test_the_worker_runs_as_a_deployment_version_the_server_routes_to(
+    compose: dict[str, Any],
+) -> None:
+    temporal = compose["services"]["temporal"]
+    major, minor = (int(p) for p in _tag(temporal["image"]).split(".")[:2])
+    assert (major, minor) >= (1, 28), "Worker Deployment Versioning needs server 1.28+"
+    # the dynamic config the dev stack and the tests pass as flags, in compose's file
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in temporal["volumes"]}
+    config_path = _env(temporal)["DYNAMIC_CONFIG_FILE_PATH"]
+    dynamic = yaml.safe_load((ROOT / mounted[config_path]).read_text())
+    for key, value in SERVER_DYNAMIC_CONFIG.items():
+        assert dynamic[key] == [{"value": value, "constraints": {}}], key
+    worker = _env(compose["services"]["worker"])
+    # without a current version no workflow task reaches a versioned worker
+    assert worker["TEMPORAL_WORKER_SET_CURRENT"] == "always"
+    assert worker["TEMPORAL_DEPLOYMENT_NAME"] == "client-care"
 
 
 def test_dockerfile_copies_every_package_it_runs() -> None:

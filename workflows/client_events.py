@@ -28,6 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -105,7 +106,9 @@ class EventView(BaseModel):
     counts: dict[str, int]
 
 
-@workflow.defn(name="ClientEventWorkflow")
+# Pinned: an event lasts weeks and finishes (its continued runs too) on the code that invited
+# its guests.
+@workflow.defn(name="ClientEventWorkflow", versioning_behavior=VersioningBehavior.PINNED)
 class ClientEventWorkflow:
     @workflow.init
     def __init__(self, inp: ClientEventInput) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -55,7 +56,9 @@ _CLOCK_SKEW = timedelta(minutes=5)
 _TICK = timedelta(milliseconds=1)
 
 
-@workflow.defn
+# Pinned: a complaint finishes on the code it started with (its deadlines were told to the
+# complainant); its version's workers run until its last complaint closes.
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class ComplaintWorkflow:
     @workflow.init
     def __init__(self, inp: ComplaintInput) -> None:

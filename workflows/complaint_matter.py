@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
@@ -82,7 +83,8 @@ class MatterOwner(BaseModel):
     merged: bool
 
 
-@workflow.defn
+# Pinned, like the complaint it starts: it ends when that complaint does.
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class ComplaintMatterWorkflow:
     @workflow.init
     def __init__(self, inp: MatterInput) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -56,7 +56,8 @@ class KpiReportInput(BaseModel):
         return ReportingPeriod.month_before(fired_at, zone)
 
 
-@workflow.defn(name=WORKFLOW_TYPE)
+# Pinned: one report, minutes long, computed by one version of the rules.
+@workflow.defn(name=WORKFLOW_TYPE, versioning_behavior=VersioningBehavior.PINNED)
 class KpiReportWorkflow:
     @workflow.run
     async def run(self, inp: KpiReportInput) -> KpiReportResult:

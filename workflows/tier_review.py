@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.tier_review import (
@@ -70,7 +70,8 @@ class TierReviewResult(BaseModel):
     totals: TierReviewTotals
 
 
-@workflow.defn(name="TierReviewWorkflow")
+# Pinned: one review (its continued runs inherit the version) applies one version of the rules.
+@workflow.defn(name="TierReviewWorkflow", versioning_behavior=VersioningBehavior.PINNED)
 class TierReviewWorkflow:
     def __init__(self) -> None:
         self._totals = TierReviewTotals()

@@ -30,7 +30,6 @@ from temporalio.client import (
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.complaints import ComplaintActivities
 from activities.deps import ActivityDeps
@@ -40,6 +39,7 @@ from commands.base import CommandContext
 from commands.complaints import COMMANDS
 from domain.complaint_state import Complaint
 from domain.policy import Policy
+from infra.deployment import versioned_worker
 from infra.keys import KeyRing, new_key_entry
 from infra.temporal import data_converter
 from projections.crypto import FieldCipher
@@ -69,7 +69,7 @@ async def complaint_worker(
     deps = ActivityDeps(engine=engine, cipher=FieldCipher(keyring))
     queue = queue or f"complaints-{uuid.uuid4().hex[:8]}"
     with ThreadPoolExecutor(max_workers=8) as pool:
-        async with Worker(
+        async with versioned_worker(
             client,
             task_queue=queue,
             workflows=WORKFLOWS,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 
-@workflow.defn(name="SignalTarget")
+# Registered next to the service's workflows on a versioned worker, which needs a behaviour.
+@workflow.defn(name="SignalTarget", versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class SignalTarget:
     @workflow.run
     async def run(self) -> None:

@@ -17,7 +17,6 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.client_events import ClientEventActivities
 from activities.clients import ClientActivities
@@ -29,6 +28,7 @@ from activities.tier_signals import TierSignalActivities
 from commands.base import CommandContext
 from domain.enums import Tier
 from domain.policy import Policy
+from infra.deployment import versioned_worker
 from infra.keys import KeyRing
 from infra.temporal import data_converter, register_search_attributes
 from projections.crypto import FieldCipher
@@ -97,7 +97,7 @@ async def client_worker(
     activities = [standins.pop(activity_name(fn), fn) for fn in real]
     assert not standins, f"no such activity to replace: {sorted(standins)}"
     with ThreadPoolExecutor(max_workers=16) as pool:
-        async with Worker(
+        async with versioned_worker(
             client,
             task_queue=queue,
             workflows=[ClientServiceWorkflow, TierReviewWorkflow, ClientEventWorkflow],

@@ -22,7 +22,6 @@ from temporalio.client import (
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from activities.kpi import KpiActivities, KpiComputeInput
@@ -32,6 +31,7 @@ from commands.base import CommandContext, CommandError
 from commands.schedules import ensure_kpi_schedule
 from domain.kpi_period import ReportingPeriod
 from domain.policy import Policy
+from infra.deployment import versioned_worker
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import kpi_snapshots
@@ -46,7 +46,7 @@ async def _worker(client: Client, engine: Engine, keyring: KeyRing) -> AsyncIter
     queue = f"kpi-{uuid.uuid4().hex[:8]}"
     deps = ActivityDeps(engine=engine, cipher=FieldCipher(keyring))
     with ThreadPoolExecutor(max_workers=4) as pool:
-        async with Worker(
+        async with versioned_worker(
             client,
             task_queue=queue,
             workflows=[KpiReportWorkflow],

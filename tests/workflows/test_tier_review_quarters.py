@@ -30,7 +30,6 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from activities.tier_review import TierReviewActivities
@@ -44,6 +43,7 @@ from audit.sources import saved_json
 from commands.schedules import tier_review_schedule
 from domain.enums import Tier
 from domain.policy import Policy, SchedulePolicy, TieringPolicy
+from infra.deployment import versioned_worker
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import clients, tier_changes, tier_review_state
@@ -94,7 +94,7 @@ async def review_worker(
     queue = f"tier-{uuid.uuid4().hex[:8]}"
     tiers = TierReviewActivities(ActivityDeps(engine=engine, cipher=FieldCipher(keyring)))
     with ThreadPoolExecutor(max_workers=4) as pool:
-        async with Worker(
+        async with versioned_worker(
             client,
             task_queue=queue,
             workflows=[TierReviewWorkflow, SignalTarget],

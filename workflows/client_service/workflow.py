@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -73,7 +74,10 @@ def once(model: type[A]) -> Callable[[Handler[C, A]], Handler[C, A]]:
     return wrap
 
 
-@workflow.defn(name=WORKFLOW_TYPE)
+# Auto-upgrade: a client is served for decades and sleeps for months, so it moves to the current
+# code at its next task; a change to its commands goes behind `workflow.patched` (README,
+# "Deploying a change").
+@workflow.defn(name=WORKFLOW_TYPE, versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class ClientServiceWorkflow:
     @workflow.init
     def __init__(self, inp: ClientServiceInput) -> None:
