@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 from audit import sources
+from tests.helpers.histories import newest
 
 ROOT = Path(__file__).resolve().parents[2]
-SAVED = ROOT / "tests" / "histories" / "audit_sample.json"
+SAVED = newest("audit_sample.json")
 
 
 def _auditor(*argv: str) -> subprocess.CompletedProcess[str]:

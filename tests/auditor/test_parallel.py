@@ -20,10 +20,11 @@ from audit import parallel, replay, sources
 from infra.keys import KeyRing
 from tests.auditor.rig import SampleRig, point_at, ring_text
 from tests.auditor.sample import AuditSampleReordered
+from tests.helpers.histories import all_saved, newest
 from workflows.registry import ALL_WORKFLOWS
 
 ROOT = Path(__file__).resolve().parents[2]
-SAVED = sorted((ROOT / "tests" / "histories").glob("*.json"))
+SAVED = all_saved()
 
 # The production workflows plus an incompatible edit of the sample: the saved production
 # histories replay, the sample's do not, so one run holds both verdicts.
@@ -36,7 +37,7 @@ def _copies(folder: Path, rounds: int) -> list[Path]:
     folder.mkdir(exist_ok=True)
     for n in range(rounds):
         for path in SAVED:
-            shutil.copy(path, folder / f"{n}-{path.name}")
+            shutil.copy(path, folder / f"{n}-{path.parent.name}-{path.name}")
     return sorted(folder.glob("*.json"))
 
 
@@ -77,7 +78,7 @@ async def test_processes_give_the_verdicts_of_one_process(
     assert spread.replayed == len(paths)
     # Each copy of the saved sample and the first exported run (named by its file: the
     # time-skipping server records no id in the start event) diverge; nothing else does.
-    sample = sources.from_file(ROOT / "tests" / "histories" / "audit_sample.json").workflow_id
+    sample = sources.from_file(newest("audit_sample.json")).workflow_id
     named = sorted((f.workflow_id, f.kind) for f in spread.findings)
     assert named == sorted([(sample, "nondeterminism")] * 3 + [("export-0", "nondeterminism")]), (
         spread.as_text()

@@ -20,8 +20,9 @@ from infra.cli import MAX_BODY_BYTES, MAX_BODY_DEPTH
 from infra.keys import KeyRing
 from infra.settings import ROOT
 from tests.auditor.rig import ring_text
+from tests.helpers.histories import newest
 
-SAMPLE = ROOT / "tests" / "histories" / "audit_sample.json"
+SAMPLE = newest("audit_sample.json")
 DEEP = "[" * 100_000
 HUGE_NUMBER = '{"aum": ' + "9" * 5_000 + "}"
 

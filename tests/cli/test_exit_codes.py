@@ -30,9 +30,10 @@ from infra.keys import KeyRing
 from infra.settings import ROOT
 from projections.crypto import FieldCipher
 from tests.auditor.rig import ring_text
+from tests.helpers.histories import newest
 from worker import build_worker
 
-SAMPLE = ROOT / "tests" / "histories" / "audit_sample.json"
+SAMPLE = newest("audit_sample.json")
 
 # Runs an entry point as `python ENTRY ...` would (runpy, `__main__`), and when the interpreter
 # starts finalising (atexit runs first thing) prints the names of the threads still alive.

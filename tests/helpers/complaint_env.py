@@ -1,10 +1,11 @@
 """What the complaint workflow tests share: a worker, sample data, health checks, saved histories.
 
-Saved histories (`tests/histories/complaint_*.json`) are stored decrypted, as the project keeps
-all of its saved histories (`audit.sources.saved_json`): the suite's key ring is new every
-session, and a decrypted file replays under any key ring — through the production converter
-without its codec (`plain_converter`). Their content is synthetic. Set
-`RECORD_COMPLAINT_HISTORIES=1` to overwrite them from a fresh run.
+Saved histories (`tests/histories/<release>/complaint_*.json`) are stored decrypted, as the
+project keeps all of its saved histories (`audit.sources.saved_json`): the suite's key ring is
+new every session, and a decrypted file replays under any key ring — through the production
+converter without its codec (`plain_converter`). Their content is synthetic. Set
+`RECORD_COMPLAINT_HISTORIES=1` to record them from a fresh run into the current release's
+folder (`tests.helpers.histories.RELEASE`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -45,6 +45,7 @@ from infra.temporal import data_converter
 from projections.crypto import FieldCipher
 from projections.tables import clients, notifications
 from simulation.histories import StartedWorkflows, with_children
+from tests.helpers.histories import recording_dir
 from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_matter import ComplaintMatterWorkflow
 from workflows.metering import RefusalCounter
@@ -52,7 +53,6 @@ from workflows.metering import RefusalCounter
 # No complaint history is encrypted any more; `tests/test_replay_saved_histories.py` still offers
 # this ring for encrypted files. A fixture key, not a secret.
 HISTORY_KEYRING = KeyRing.parse("complaint-fixture:FF6xC26zfcVyUfDbrprbvCbRIpx8QY2vXWgZML0B4vA=")
-HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 WORKFLOWS = [ComplaintWorkflow, ComplaintMatterWorkflow]
 
 
@@ -179,4 +179,4 @@ async def save_history(client: Client, workflow_id: str, name: str) -> None:
         return
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     text = await saved_json(history, client.data_converter.payload_codec)
-    (HISTORIES / f"complaint_{name}.json").write_text(text)
+    (recording_dir() / f"complaint_{name}.json").write_text(text)

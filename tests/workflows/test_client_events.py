@@ -8,7 +8,6 @@ import dataclasses
 import itertools
 import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,10 +33,10 @@ from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import client_events, clients, event_invitations, notifications
 from simulation.year import sleep_until
+from tests.helpers.histories import recording_dir
 from tests.workflows.test_client_support import client_worker, ctx
 from workflows.client_events import ClientEventInput, ClientEventWorkflow
 
-HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 TIERS = ["diamond", "platinum", "gold", "regular"]
 PROFILES = ["aggressive", "balanced", "conservative", "unassessed"]
 CONSENTS = {
@@ -232,7 +231,7 @@ async def test_a_large_segment_pages_through_runs_holding_counts_only(
                 )
             )
             text = await saved_json(closing_run, ts_env.client.data_converter.payload_codec)
-            (HISTORIES / "client_event_closed_at_once.json").write_text(text)
+            (recording_dir() / "client_event_closed_at_once.json").write_text(text)
     pages = -(-len(in_segment) // 5)
     assert len(runs) >= pages // 2  # continued as new every 2 pages
     invite_pages = [scheduled(r, "invite_page") for r in runs]
@@ -314,7 +313,7 @@ async def test_a_run_continues_as_new_once_its_history_passes_the_byte_budget(
         histories = await chain(ts_env.client, handle.id)
         if os.environ.get("RECORD_EVENT_HISTORIES") == "1":  # the byte-budgeted shape
             text = await saved_json(histories[0], ts_env.client.data_converter.payload_codec)
-            (HISTORIES / "client_event_byte_budget_first_run.json").write_text(text)
+            (recording_dir() / "client_event_byte_budget_first_run.json").write_text(text)
     sizes = [History(events=h.events).ByteSize() for h in histories]
     assert closed["phase"] == "closed"
     # a run ends at the first page boundary past the budget (a page here is well under it)

@@ -1,17 +1,19 @@
 """Replay: saved histories of the client service must keep replaying on the current code.
 
-`tests/histories/client_*.json` are recorded by `record_histories` below through the project's
-converter *without* its encryption codec, as `tests/histories/` keeps every saved history: they
-need no key (`auditor.py replay --history-file` replays plaintext histories with the codec-less
-converter, since the encrypting one rightly refuses plaintext). They hold only the fake test
-client. To re-record them after an intended change of workflow code:
+`tests/histories/<release>/client_*.json` are recorded by `record_histories` below through
+the project's converter *without* its encryption codec, as `tests/histories/` keeps every saved
+history: they need no key (`auditor.py replay --history-file` replays plaintext histories with
+the codec-less converter, since the encrypting one rightly refuses plaintext). They hold only the
+fake test client. To re-record them after an intended change of workflow code:
 
     CLIENT_CARE_SAVE_HISTORIES=1 python -m pytest tests/workflows/test_client_histories.py
 
-(`client_service_first_run_lane.json` is kept as it was recorded, before the effects queue,
-and `client_service_first_run.json` before advisor reminders, whose shape is
-`client_service_first_run_reminders.json`: re-recording writes only the newest shape, under the
-first name — rename it, and restore the older one, to keep both.)
+(into the current release's folder, `tests.helpers.histories.RELEASE`: the earlier releases'
+runs stay as they were recorded, such as `2026-11/client_service_first_run.json` from before the
+effects queue. Within a release, re-recording writes the newest shape under the first name:
+`2026-12/client_service_first_run.json` is from before advisor reminders, whose shape is
+`2026-12/client_service_first_run_reminders.json`, so rename the new recording and keep the
+older one; `tests/histories/patches.toml` fails the suite when a patch's old side is lost.)
 
 Every run also records fresh histories into a temporary folder and replays those, so recording
 is exercised even when nothing is saved.
@@ -40,6 +42,7 @@ from domain.periods import Period
 from infra.keys import KeyRing
 from infra.temporal import data_converter
 from simulation.year import sleep_until
+from tests.helpers.histories import CORPUS, recording_dir
 from tests.workflows.test_client_support import (
     ANSWERS_C4,
     client_body,
@@ -52,7 +55,6 @@ from workflows.client_events import ClientEventWorkflow
 from workflows.client_service import ClientServiceWorkflow
 from workflows.tier_review import TierReviewInput, TierReviewWorkflow
 
-SAVED = Path(__file__).parent.parent / "histories"
 WORKFLOWS = [ClientServiceWorkflow, ClientEventWorkflow, TierReviewWorkflow]
 
 
@@ -163,7 +165,7 @@ async def test_freshly_recorded_histories_replay(
     own_clock: WorkflowEnvironment, db: Engine, keyring: KeyRing, tmp_path: Path
 ) -> None:
     save = os.environ.get("CLIENT_CARE_SAVE_HISTORIES") == "1"
-    paths = await record_histories(own_clock, db, keyring, SAVED if save else tmp_path)
+    paths = await record_histories(own_clock, db, keyring, recording_dir() if save else tmp_path)
     text = paths[0].read_text()
     assert "binary/encrypted" not in text  # readable without a key, by design
     await replay(paths, keyring)
@@ -172,14 +174,16 @@ async def test_freshly_recorded_histories_replay(
 @pytest.mark.parametrize(
     "name",
     [
-        "client_service_first_run.json",
+        "2026-12/client_service_first_run.json",
         # Recorded with advisor reminders (`ADVISOR_REMINDERS`); the one above is from before.
-        "client_service_first_run_reminders.json",
-        # Recorded before `EFFECTS_QUEUED`: commands held a lane across their activities.
-        "client_service_first_run_lane.json",
-        "client_event.json",
-        "client_tier_review.json",
+        "2026-12/client_service_first_run_reminders.json",
+        # Recorded before `EFFECTS_QUEUED`: commands held a lane across their activities; the
+        # second with the new side of the lane's two patches.
+        "2026-11/client_service_first_run.json",
+        "2026-12/client_service_lane_patched.json",
+        "2026-11/client_event.json",
+        "2026-11/client_tier_review.json",
     ],
 )
 async def test_saved_history_replays_on_current_code(name: str, keyring: KeyRing) -> None:
-    await replay([SAVED / name], keyring)
+    await replay([CORPUS / name], keyring)

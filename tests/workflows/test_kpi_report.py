@@ -9,7 +9,6 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,11 +34,11 @@ from infra.deployment import versioned_worker
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import kpi_snapshots
+from tests.helpers.histories import recording_dir
 from tests.reports.seed import APRIL_START, MARCH_START, Y, seed_march
 from workflows.kpi_report import KpiReportInput, KpiReportWorkflow
 
 MARCH = f"{Y}-03"
-HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 
 
 async def _worker(client: Client, engine: Engine, keyring: KeyRing) -> AsyncIterator[str]:
@@ -78,7 +77,7 @@ async def _record(client: Client, workflow_id: str, name: str) -> None:
         return
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     text = await saved_json(history, client.data_converter.payload_codec)
-    await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, text)
+    await asyncio.to_thread((recording_dir() / f"{name}.json").write_text, text)
 
 
 def _snapshots(engine: Engine, period: str) -> dict[tuple[str, str], dict[str, Any]]:

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
@@ -47,6 +46,7 @@ from infra.deployment import versioned_worker
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import clients, tier_changes, tier_review_state
+from tests.helpers.histories import recording_dir
 from tests.helpers.signal_target import SignalTarget
 from workflows.client_service.models import workflow_id_for
 from workflows.tier_review import (
@@ -56,7 +56,6 @@ from workflows.tier_review import (
     TierReviewWorkflow,
 )
 
-HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 SHANGHAI_JAN_1 = datetime(2026, 1, 1, 2, 0, tzinfo=UTC) - timedelta(hours=8)
 
 
@@ -84,7 +83,7 @@ async def save_history(client: Client, workflow_id: str, name: str) -> None:
         return
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     text = await saved_json(history, client.data_converter.payload_codec)
-    (HISTORIES / f"{name}.json").write_text(text)
+    (recording_dir() / f"{name}.json").write_text(text)
 
 
 @asynccontextmanager
