@@ -5,12 +5,14 @@ whose workflow code differs is deployed next to it, ramped, then made current. I
 complaints are pinned: they finish on v1 (v2's complaint code would not replay their histories,
 so any task that reached v2 would fail). New complaints start on v2. Clients auto-upgrade: their
 next task runs on v2, which takes a `workflow.patched` branch from there on, with no
-non-determinism error.
+non-determinism error. A rollback to v1 then sends new work back, but a client that took v2's
+patch cannot replay on v1: it waits, its task failing, until v2 is current again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.testing import WorkflowEnvironment
 
@@ -215,7 +217,45 @@ async def test_a_deploy_pins_complaints_and_moves_clients(
             await clients.onboard(ctx, None, client_body(new_client, Tier.GOLD))
             assert await builds(client_wf(new_client)) == {"v2"}
 
-            for cid in (ramped, fresh):
+            # roll back: v1 is current again. New complaints start on v1; `fresh`, pinned to
+            # v2, finishes there; a client that never reached v2's change moves back cleanly.
+            async with asyncio.timeout(60):
+                await deployment.set_current(client, v1)
+            back = await open_complaint(f"dv-{run}-back")
+            assert await builds(complaint(back)) == {"v1"}
+            await close(fresh)
+            await eventually(lambda: closed(complaint(fresh)))
+            assert await builds(complaint(fresh)) == {"v2"}
+            await clients.COMMANDS["update"](ctx, new_client, {"metrics": diamond})
+            order = [t.build_id for t in await tasks_of(client_wf(new_client))]
+            assert order[-1] == "v1" and not await has_marker(client_wf(new_client), V2_PATCH)
+            assert await builds(client_wf(new_client)) == {"v1", "v2"}  # no task failed
+
+            # but a client that took v2's patch cannot replay on v1 (its history has v2's
+            # marker and command): its next task fails there, and it waits, stuck, until the
+            # version with its change is current again (README, step 5: fix forward)
+            gold = metrics_for(Tier.GOLD)
+            with contextlib.suppress(WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await clients.COMMANDS["update"](ctx, old_client, {"metrics": gold})
+
+            async def stuck_on_v1() -> bool:
+                return (await tasks_of(client_wf(old_client)))[-1].failed
+
+            await eventually(stuck_on_v1)
+            async with asyncio.timeout(60):
+                await deployment.set_current(client, v2)
+
+            async def recovered_on_v2() -> bool:
+                last = (await tasks_of(client_wf(old_client)))[-1]
+                return not last.failed and last.build_id == "v2"
+
+            await eventually(recovered_on_v2)
+            await clients.COMMANDS["update"](ctx, old_client, {"metrics": gold})
+            view = await clients.show(ctx, old_client, {})
+            assert view["file"]["metrics"]["aum"] == gold["aum"]
+
+            for cid in (ramped, back):
                 await complaint(cid).terminate("test over")
             for cid in (old_client, new_client):
                 await clients.COMMANDS["offboard"](ctx, cid, {"reason": "test over"})
