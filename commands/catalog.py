@@ -13,6 +13,7 @@ from commands import (
     notifications,
     privacy,
     report,
+    searches,
 )
 from commands.base import Command
 
@@ -23,6 +24,7 @@ NOUNS: dict[str, dict[str, Command]] = {
     "improvement": improvements.COMMANDS,
     "notification": notifications.COMMANDS,
     "report": report.COMMANDS,
+    "search": searches.COMMANDS,
     "demo": {"load": demo.load, "year": demo_year.year},
 }
 

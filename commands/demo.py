@@ -44,6 +44,14 @@ STAGE_PLAN = [
     ("reopened", 0.08),
     ("withdrawn", 0.07),
 ]
+# Complaints every load has, whatever the seed, so each of the README's saved searches finds
+# something: by complaint number, (where it is left, days since receipt, department, severity).
+# 1 is reopened twice (`ReopenCount > 1`); 2 sits in investigation past its 15-day deadline
+# (breached, and in the department the README's department search names).
+SHOWCASE: dict[int, tuple[str, int, str, str]] = {
+    1: ("reopened_twice", 5, "compliance", "medium"),
+    2: ("investigation", 20, "wealth-ops", "critical"),
+}
 CONTENT = {
     "fees": "Management fee charged above the rate in the product documents",
     "product_performance": "Fund return far below what the advisor projected",
@@ -129,6 +137,10 @@ def complaint_steps(
     days_ago = rng.choice([1, 2, 3, 5, 8, 12]) if target != "closed" else rng.randint(1, 12)
     if n % 9 == 0 and target in ("investigation", "resolution"):
         days_ago = rng.randint(16, 40)  # past the 15-day deadline: breached and escalated
+    department = rng.choice(DEPARTMENTS)
+    severity = rng.choices(["low", "medium", "high", "critical"], [3, 5, 2, 1])[0]
+    if n in SHOWCASE:
+        target, days_ago, department, severity = SHOWCASE[n]
     received = now - timedelta(days=days_ago, hours=rng.randint(0, 9))
     handler = f"staff-{rng.randint(10, 40)}"
     opening = {
@@ -141,8 +153,8 @@ def complaint_steps(
     }
     assess = {
         "category": category,
-        "severity": rng.choices(["low", "medium", "high", "critical"], [3, 5, 2, 1])[0],
-        "department": rng.choice(DEPARTMENTS),
+        "severity": severity,
+        "department": department,
         "handler": handler,
         "complex": rng.random() < 0.15,
     }
@@ -168,14 +180,10 @@ def complaint_steps(
     steps: list[tuple[str, dict[str, Any]]]
     if target == "withdrawn":
         steps = [*full[: rng.randint(0, 2)], ("withdraw", {"reason": "settled with the branch"})]
-    elif target == "reopened":
-        steps = [
-            *full,
-            ("follow-up", unhappy),
-            ("investigate", investigate),
-            ("resolve", resolve),
-            ("follow-up", happy),
-        ]
+    elif target in ("reopened", "reopened_twice"):
+        again = [("follow-up", unhappy), ("investigate", investigate), ("resolve", resolve)]
+        times = 2 if target == "reopened_twice" else 1
+        steps = [*full, *again * times, ("follow-up", happy)]
     else:
         steps = [*full, ("follow-up", happy)][: order.index(target)]
     return opening, steps

@@ -105,6 +105,7 @@ COMMANDS = [
     Spec("report", "build", {"period": "2026-03"}),
     Spec("report", "kpi", {"period": "2026-03"}),
     Spec("report", "schedule", {}),
+    Spec("search", "overdue-callbacks", {"tier": "diamond"}),
     Spec("demo", "load", {"clients": 2, "complaints": 1, "seed": 7}),
     # Fuzzed with refusable sizes only (see test_commands): a valid one runs a simulated year,
     # which tests/simulation/ does end to end.
