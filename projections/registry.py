@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Table
 
 from projections.crypto import FieldCipher
+from projections.erasure import hold_erasures
 from projections.writer import insert_once, upsert_newer
 
 
@@ -52,10 +53,13 @@ def projector(activity: str, model: type[M]) -> Callable[[RowsFn], RowsFn]:
 
 
 def apply_writes(conn: Connection, writes: Sequence[Write]) -> int:
+    """Every projection row, live or rebuilt, is written here: an erased client's personal
+    columns are emptied on the way (projections.erasure), whatever the row function produced."""
     written = 0
     for w in writes:
+        rows = hold_erasures(conn, w.table, w.rows)
         if w.mode == "newer":
-            written += upsert_newer(conn, w.table, w.rows, w.key)
+            written += upsert_newer(conn, w.table, rows, w.key)
         else:
-            written += insert_once(conn, w.table, w.rows, w.key)
+            written += insert_once(conn, w.table, rows, w.key)
     return written

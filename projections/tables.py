@@ -251,6 +251,23 @@ improvement_measures = Table(
     Column("created_at", TS, nullable=False),
 )
 
+# Every column that holds a person's data, by table: what a PIPL erasure empties and what the
+# projection writer never fills again for an erased client (projections.erasure). A test checks
+# that every `*_enc` and `*_hash` column of the schema is named here.
+PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "clients": (
+        "profile_enc",
+        "name_enc",
+        "phone_hash",
+        "email_hash",
+        "id_number_hash",
+        "birth_month_day",
+    ),
+    "complaints": ("content_enc", "complainant_enc"),
+    "complaint_events": ("detail_enc",),
+    "service_tasks": ("outcome_enc",),
+}
+
 access_log = Table(
     "access_log",
     metadata,
