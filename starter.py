@@ -11,12 +11,16 @@ import asyncio
 import contextlib
 import json
 import sys
+from datetime import UTC, datetime
 
 from commands.base import CommandContext, CommandError, request_id_arg
-from commands.catalog import NOUNS, needs_temporal
+from commands.catalog import NOUNS, STARTS_WORKFLOWS, needs_temporal
+from domain.policy import Policy
+from domain.policy_versions import PolicyInForce
 from infra.cli import JsonInputError, body_of, emit
 
 EXIT_REJECTED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
+EXIT_BY_CODE = {"usage": EXIT_USAGE, "unavailable": EXIT_UNAVAILABLE}
 
 
 def _fail(code: int, error: CommandError) -> int:
@@ -91,9 +95,13 @@ async def run(argv: list[str]) -> int:
                             "unavailable",
                         ),
                     )
+            versions = PolicyInForce()
+            if (args.noun, args.verb) in STARTS_WORKFLOWS:
+                policy, versions = await _published_policy(policy)
             ctx = CommandContext(
                 client=client,  # type: ignore[arg-type]
                 policy=policy,
+                versions=versions,
                 task_queue=settings.temporal_task_queue,
                 request_id=request_id,
                 concurrency=args.concurrency,
@@ -101,11 +109,32 @@ async def run(argv: list[str]) -> int:
             result = await verbs[args.verb](ctx, args.id, body)
         except CommandError as exc:
             failed(exc.code)
-            return _fail(EXIT_USAGE if exc.code == "usage" else EXIT_REJECTED, exc)
+            code = {"usage": EXIT_USAGE, "unavailable": EXIT_UNAVAILABLE}.get(
+                exc.code, EXIT_REJECTED
+            )
+            return _fail(code, exc)
         except (PolicyFileError, KeyRingError, TracingSettingsError, SettingsError) as exc:
             return _fail(EXIT_UNAVAILABLE, CommandError(str(exc), "configuration"))
     emit(json.dumps(result, ensure_ascii=False, default=str))
     return 0
+
+
+async def _published_policy(file_policy: Policy) -> tuple[Policy, PolicyInForce]:
+    """The version in force from the store; never the file's silently when it cannot be read."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from commands.base import engine_for
+    from commands.policy import resolve
+
+    try:
+        return await asyncio.to_thread(
+            resolve, engine_for(CommandContext(client=None, policy=file_policy)),  # type: ignore[arg-type]
+            file_policy, datetime.now(UTC),
+        )  # fmt: skip
+    except SQLAlchemyError as exc:
+        raise CommandError(
+            f"cannot read the published policy versions: {type(exc).__name__}", "unavailable"
+        ) from None
 
 
 def main() -> int:

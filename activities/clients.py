@@ -75,6 +75,8 @@ class ClientServiceProjection(BaseModel):
     at: datetime
     client: ClientRecord | None = None
     tasks: list[TaskRecord] = []
+    policy_version: str | None = None
+    """The published policy version the workflow acted under (None: the policy file)."""
 
 
 # What a PIPL deletion leaves empty; everything else in the row is an audit fact.
@@ -153,12 +155,14 @@ def task_row(
 @projector(PROJECT_CLIENT_SERVICE, ClientServiceProjection)
 def client_service_rows(inp: ClientServiceProjection, cipher: FieldCipher) -> list[Write]:
     writes: list[Write] = []
+    stamp = {"policy_version": inp.policy_version}
     if inp.client is not None:
-        row = client_row(inp.workflow_id, inp.seq, inp.at, inp.client, cipher)
+        row = client_row(inp.workflow_id, inp.seq, inp.at, inp.client, cipher) | stamp
         writes.append(Write(clients, [row], ("client_id",)))
     if inp.tasks:
         rows = [
-            task_row(inp.workflow_id, inp.seq, inp.at, inp.client_id, t, cipher) for t in inp.tasks
+            task_row(inp.workflow_id, inp.seq, inp.at, inp.client_id, t, cipher) | stamp
+            for t in inp.tasks
         ]
         writes.append(Write(service_tasks, rows, ("task_id",)))
     return writes

@@ -30,6 +30,8 @@ class ComplaintProjection(BaseModel):
     complaint: Complaint
     intake: ComplaintIntake
     event: ComplaintEvent
+    policy_version: str | None = None
+    """The published policy version the complaint acted under (None: the policy file)."""
 
 
 def sealing_context(table: str, column: str, *key: object) -> str:
@@ -102,7 +104,11 @@ def _event_row(p: ComplaintProjection, cipher: FieldCipher) -> dict[str, Any]:
 @projector("project_complaint", ComplaintProjection)
 def complaint_rows(p: ComplaintProjection, cipher: FieldCipher) -> list[Write]:
     return [
-        Write(complaints, [_complaint_row(p, cipher)], ("complaint_id",)),
+        Write(
+            complaints,
+            [_complaint_row(p, cipher) | {"policy_version": p.policy_version}],
+            ("complaint_id",),
+        ),
         Write(complaint_events, [_event_row(p, cipher)], ("workflow_id", "seq"), mode="once"),
     ]
 

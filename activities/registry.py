@@ -13,6 +13,7 @@ from activities.complaints import ComplaintActivities
 from activities.deps import ActivityDeps
 from activities.kpi import KpiActivities
 from activities.notifications import NotificationActivities
+from activities.policy import PolicyActivities
 from activities.privacy import PrivacyActivities
 from activities.tier_review import TierReviewActivities
 from activities.tier_signals import TierSignalActivities
@@ -41,5 +42,6 @@ def build_activities(
         TierSignalActivities(client),
         KpiActivities(deps),
         PrivacyActivities(deps),
+        PolicyActivities(deps, client),
     ]
     return [method for instance in instances for method in activity_methods(instance)]

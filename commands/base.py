@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from domain.identifiers import key, safe_identifier
 from domain.policy import Policy
+from domain.policy_versions import PolicyInForce
 
 
 class CommandError(Exception):
@@ -48,6 +49,9 @@ class CommandContext:
 
     concurrency: int | None = None
     """How many commands a bulk command (`client import`) keeps in flight; None: its default."""
+    versions: PolicyInForce = field(default_factory=PolicyInForce)
+    """Which published version `policy` is, and one pending: what workflows this command
+    starts are started under (`commands.policy.resolve`; the default: the policy file)."""
 
     def __post_init__(self) -> None:
         request_id_arg(self.request_id)  # a service may build its context without starter

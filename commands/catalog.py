@@ -11,6 +11,7 @@ from commands import (
     events,
     improvements,
     notifications,
+    policy,
     privacy,
     report,
     searches,
@@ -26,11 +27,18 @@ NOUNS: dict[str, dict[str, Command]] = {
     "report": report.COMMANDS,
     "search": searches.COMMANDS,
     "demo": {"load": demo.load, "year": demo_year.year},
+    "policy": policy.COMMANDS,
 }
+
+# Commands that start workflows: the starter resolves the published policy version for them.
+STARTS_WORKFLOWS: frozenset[tuple[str, str]] = frozenset(
+    {("client", "onboard"), ("client", "import"), ("complaint", "open")}
+)
 
 # Commands that answer from the policy or PostgreSQL alone, without a Temporal connection.
 OFFLINE: frozenset[tuple[str, str]] = frozenset(
     {("client", "questionnaire"), ("report", "build"), ("demo", "year")}
+    | {("policy", "list"), ("policy", "show")}
     | {("improvement", verb) for verb in improvements.COMMANDS}
     | {("notification", verb) for verb in notifications.COMMANDS}
 )

@@ -145,7 +145,7 @@ async def _onboard(
 ) -> OnboardResult:
     start = WithStartWorkflowOperation(
         ClientServiceWorkflow.run,
-        ClientServiceInput(client_id=file.client_id, policy=ctx.policy),
+        ClientServiceInput(client_id=file.client_id, policy=ctx.policy, versions=ctx.versions),
         id=workflow_id_for(file.client_id),
         task_queue=ctx.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

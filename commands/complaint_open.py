@@ -79,7 +79,9 @@ async def _start(ctx: CommandContext, complaint_id: str, intake: ComplaintIntake
 def _complaint_input(
     ctx: CommandContext, complaint_id: str, intake: ComplaintIntake
 ) -> ComplaintInput:
-    return ComplaintInput(complaint_id=complaint_id, intake=intake, policy=ctx.policy)
+    return ComplaintInput(
+        complaint_id=complaint_id, intake=intake, policy=ctx.policy, versions=ctx.versions
+    )
 
 
 async def _acknowledged(

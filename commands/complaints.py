@@ -88,6 +88,7 @@ async def show(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> di
     try:
         state = await handle.query(ComplaintWorkflow.state, rpc_timeout=replies.ANSWER_WITHIN)
         timeline = await handle.query(ComplaintWorkflow.timeline, rpc_timeout=replies.ANSWER_WITHIN)
+        versions = await handle.query(ComplaintWorkflow.policy, rpc_timeout=replies.ANSWER_WITHIN)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise await replies.gone(ctx, complaint_id) from None
@@ -97,7 +98,10 @@ async def show(ctx: CommandContext, cid: str | None, body: dict[str, Any]) -> di
     except WorkflowQueryFailedError as err:
         raise CommandError(f"complaint {complaint_id} cannot be read: {err}") from None
     events = [e.model_dump(mode="json", exclude={"detail"}) for e in timeline.events]
-    return replies.answer(state, timeline=events)
+    pending = versions.pending.version_id if versions.pending else None
+    return replies.answer(
+        state, timeline=events, policy_version=versions.version_id, policy_pending=pending
+    )
 
 
 COMMANDS: dict[str, Command] = {

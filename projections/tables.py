@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 metadata = MetaData()
 
 TS = DateTime(timezone=True)
+POLICY_VERSION_DOC = "the published policy version it was written under; null: the policy file"
 
 clients = Table(
     "clients",
@@ -64,6 +65,11 @@ clients = Table(
     Column("onboarded_at", TS),
     Column("updated_at", TS, nullable=False),
     Column("erased_at", TS, doc="PIPL deletion: personal columns crypto-shredded"),
+    Column(
+        "policy_version",
+        String(64),
+        doc="the published policy version it was written under; null: the policy file",
+    ),
     Index("ix_clients_tier_status", "tier", "status"),
     Index("ix_clients_advisor", "advisor_id"),
     Index("ix_clients_phone_hash", "phone_hash"),
@@ -103,6 +109,11 @@ complaints = Table(
     Column("content_enc", LargeBinary),
     Column("complainant_enc", LargeBinary),
     Column("updated_at", TS, nullable=False),
+    Column(
+        "policy_version",
+        String(64),
+        doc="the published policy version it was written under; null: the policy file",
+    ),
     Index("ix_complaints_stage_deadline", "stage", "sla_deadline"),
     Index("ix_complaints_category_received", "category", "received_at"),
     Index("ix_complaints_client", "client_id"),
@@ -143,6 +154,11 @@ service_tasks = Table(
     Column("outcome", JSONB, doc="satisfaction and flags only; free text goes to outcome_enc"),
     Column("outcome_enc", LargeBinary),
     Column("updated_at", TS, nullable=False),
+    Column(
+        "policy_version",
+        String(64),
+        doc="the published policy version it was written under; null: the policy file",
+    ),
     Index("ix_service_tasks_advisor_status_due", "advisor_id", "status", "due_at"),
     Index("ix_service_tasks_client", "client_id", "due_at"),
     Index("ix_service_tasks_kind_due", "kind", "due_at"),
@@ -279,4 +295,16 @@ access_log = Table(
     Column("workflow_id", String(128)),
     Column("purpose", String(128)),
     Index("ix_access_log_client", "client_id", "at"),
+)
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("version_id", String(64), primary_key=True),
+    Column("effective_from", TS, nullable=False),
+    Column("digest", String(64), nullable=False, doc="sha256 of the policy's canonical JSON"),
+    Column("policy", JSONB, nullable=False, doc="the validated policy, no personal data"),
+    Column("published_at", TS, nullable=False),
+    Column("published_by", String(64), nullable=False),
+    Index("ix_policy_versions_effective", "effective_from"),
 )

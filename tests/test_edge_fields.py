@@ -42,6 +42,8 @@ NOT_CALLER_TEXT = {
     "ComplaintInput.matter_workflow_id",
     "MatterInput.matter_key",
     "MatterInput.owner",
+    "RolloutInput.after_workflow_id",  # read from the read models by the rollout itself
+    "RolloutInput.signalled{key}",
     # Checked in KpiReportInput.resolve (a refused period fails the run, saying why); the
     # qualitative keys only look scorecards up and are stored nowhere.
     "KpiReportInput.period",

@@ -10,6 +10,7 @@ so a slow gateway never holds up a command's answer.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
     )
     from domain.complaint_state import Change, Complaint, receive
+    from domain.policy_versions import PolicyInForce, PolicyVersion
     from workflows import complaint_outbox as outbox
     from workflows import projecting
     from workflows.complaint_effects import current_details, search_attribute_updates
@@ -64,6 +66,7 @@ class ComplaintWorkflow:
     def __init__(self, inp: ComplaintInput) -> None:
         self._inp = inp
         self._policy = inp.policy
+        self._versions = inp.versions.model_copy()
         self._seq = 0
         self._version = 0
         self._events: list[ComplaintEvent] = []
@@ -94,6 +97,9 @@ class ComplaintWorkflow:
         await self._acknowledge()
         while self._c.is_open:
             await self._send_notices()
+            if (version := self._versions.due(workflow.now())) is not None:
+                # Deadlines already set (and told) stay; those computed from now follow it.
+                self._policy = version.policy
             if self._c.is_open:
                 await self._wait_for_change_or_deadline()
         await self._tell_matter(MATTER_RELEASE)
@@ -114,6 +120,16 @@ class ComplaintWorkflow:
         def woken() -> bool:
             return self._version != seen or bool(self._outbox)
 
+        switch = self._versions.wake_at
+        if switch is not None and (due is None or switch < due.at):
+            # a published version comes into force first: wake then, and plan under it
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    woken,
+                    timeout=max(switch - workflow.now(), _TICK),
+                    timeout_summary="policy version",
+                )
+            return
         if due is None:
             await workflow.wait_condition(woken)
             return
@@ -206,6 +222,7 @@ class ComplaintWorkflow:
                 complaint=snapshot,
                 intake=self._inp.intake,
                 event=event,
+                policy_version=self._versions.version_id,
             ),
             start_to_close_timeout=_PROJECTION_TIMEOUT,
             summary=f"project #{event.seq} {event.kind}",
@@ -319,7 +336,20 @@ class ComplaintWorkflow:
         )
         return self._c
 
+    @workflow.signal
+    def policy_published(self, version: PolicyVersion) -> None:
+        """From the policy rollout: a version in force from its effective instant."""
+        if not isinstance(version, PolicyVersion):  # malformed: dropped, never a failed task
+            workflow.logger.warning("malformed policy version ignored")
+            return
+        if self._versions.told(version):
+            self._version += 1  # wakes the loop to wait for the version's instant
+
     # -- queries --------------------------------------------------------------------------------
+
+    @workflow.query
+    def policy(self) -> PolicyInForce:
+        return self._versions
 
     @workflow.query
     def state(self) -> Complaint:

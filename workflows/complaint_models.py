@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from domain.complaint import ComplaintEvent, ComplaintIntake
 from domain.identifiers import Ref
 from domain.policy import Policy
+from domain.policy_versions import PolicyInForce
 
 DEFAULT_SUPERVISION = "complaint-supervision"
 
@@ -28,6 +29,8 @@ class ComplaintInput(BaseModel):
     registry learns of its end from the child's completion."""
     supervision: Ref = DEFAULT_SUPERVISION
     """Who takes charge on escalation when the complaint has no named supervisor."""
+    versions: PolicyInForce = PolicyInForce()
+    """Which published policy version `policy` is (None: the policy file)."""
 
 
 MATTER_CONFIRM = "confirm"

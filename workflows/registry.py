@@ -8,6 +8,7 @@ from workflows.client_service import ClientServiceWorkflow
 from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_matter import ComplaintMatterWorkflow
 from workflows.kpi_report import KpiReportWorkflow
+from workflows.policy_rollout import PolicyRolloutWorkflow
 from workflows.tier_review import TierReviewWorkflow
 
 ALL_WORKFLOWS: list[type] = [
@@ -17,4 +18,5 @@ ALL_WORKFLOWS: list[type] = [
     TierReviewWorkflow,
     KpiReportWorkflow,
     ClientEventWorkflow,
+    PolicyRolloutWorkflow,
 ]

@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
+    from activities.policy import PolicyActivities, PolicyAt
     from activities.tier_review import (
         TierDecisions,
         TierPage,
@@ -36,6 +37,9 @@ SIGNAL_HEARTBEAT = timedelta(seconds=30)
 """A signalling attempt that stops reporting progress is retried (from its last heartbeat) after
 this long, rather than after the whole `PAGE_TIMEOUT`."""
 REVIEW_PER_QUARTER = "tier-review-per-scheduled-quarter"
+POLICY_IN_FORCE = "tier-review-reads-policy-in-force"
+"""A review reads the published policy version in force at its start (the schedule's input is
+whichever worker created the schedule's); its later runs carry that one."""
 CHANGE_TIER = workflow._SignalDefinition.must_name_from_fn_or_str(ClientServiceWorkflow.change_tier)
 """The client workflow's tier signal, by its definition (as a client handle would name it)."""
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -79,6 +83,15 @@ class TierReviewWorkflow:
 
     @workflow.run
     async def run(self, inp: TierReviewInput) -> TierReviewResult:
+        if inp.review_id is None and workflow.patched(POLICY_IN_FORCE):
+            published = await workflow.execute_activity_method(
+                PolicyActivities.policy_in_force,
+                PolicyAt(at=workflow.now()),
+                start_to_close_timeout=PAGE_TIMEOUT,
+                retry_policy=RETRY,
+            )
+            if published is not None:
+                inp = inp.model_copy(update={"policy": published.policy})
         # Continue-as-new carries the review it is part of.
         review_id = inp.review_id or self._review_of(inp.policy)
         at = inp.reviewed_at or workflow.now()

@@ -22,6 +22,7 @@ from activities.client_events import ClientEventActivities
 from activities.clients import ClientActivities
 from activities.deps import ActivityDeps
 from activities.notifications import NotificationActivities
+from activities.policy import PolicyActivities
 from activities.privacy import PrivacyActivities
 from activities.tier_review import TierReviewActivities
 from activities.tier_signals import TierSignalActivities
@@ -93,6 +94,7 @@ async def client_worker(
         events.still_invited_page,
         events.project_client_event,
         PrivacyActivities(deps).erase_client_personal_data,
+        PolicyActivities(deps, client).policy_in_force,
     ]
     activities = [standins.pop(activity_name(fn), fn) for fn in real]
     assert not standins, f"no such activity to replace: {sorted(standins)}"

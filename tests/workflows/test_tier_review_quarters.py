@@ -31,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.deps import ActivityDeps
+from activities.policy import PolicyActivities
 from activities.tier_review import TierReviewActivities
 from activities.tier_signals import (
     LEGACY_SIGNAL,
@@ -91,7 +92,8 @@ async def review_worker(
     client: Client, engine: Engine, keyring: KeyRing, signals_via: Client | None = None
 ) -> AsyncIterator[str]:
     queue = f"tier-{uuid.uuid4().hex[:8]}"
-    tiers = TierReviewActivities(ActivityDeps(engine=engine, cipher=FieldCipher(keyring)))
+    deps = ActivityDeps(engine=engine, cipher=FieldCipher(keyring))
+    tiers = TierReviewActivities(deps)
     with ThreadPoolExecutor(max_workers=4) as pool:
         async with versioned_worker(
             client,
@@ -101,6 +103,7 @@ async def review_worker(
                 tiers.evaluate_tier_page,
                 tiers.project_tier_decisions,
                 TierSignalActivities(signals_via or client).signal_tier_changes,
+                PolicyActivities(deps, client).policy_in_force,
             ],
             activity_executor=pool,
         ):

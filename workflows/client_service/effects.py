@@ -161,7 +161,11 @@ async def holiday_table(holidays: HolidayPolicy, years: tuple[int, int]) -> Holi
 
 
 def projection(
-    s: ServiceState, seq: int, client: ClientRecord | None, rows: list[TaskRecord]
+    s: ServiceState,
+    seq: int,
+    client: ClientRecord | None,
+    rows: list[TaskRecord],
+    policy_version: str | None = None,
 ) -> Project:
     return Project(
         ClientServiceProjection(
@@ -171,6 +175,7 @@ def projection(
             at=workflow.now(),
             client=client,
             tasks=rows,
+            policy_version=policy_version,
         )
     )
 
@@ -198,7 +203,9 @@ def notification(
     )
 
 
-def greeting(s: ServiceState, event: ServiceEvent, seq: int, row_seq: int) -> Notify:
+def greeting(
+    s: ServiceState, event: ServiceEvent, seq: int, row_seq: int, policy_version: str | None = None
+) -> Notify:
     """A greeting's message (`seq`), and its task row (`row_seq`) to settle once it is sent."""
     message = notification(
         s,
@@ -215,7 +222,7 @@ def greeting(s: ServiceState, event: ServiceEvent, seq: int, row_seq: int) -> No
         TaskStatus.DONE,
         completed_at=workflow.now(),
     )
-    return Notify(message, greeting=projection(s, row_seq, None, [row]))
+    return Notify(message, greeting=projection(s, row_seq, None, [row], policy_version))
 
 
 def reminder(s: ServiceState, task: OpenTask, seq: int) -> Notify:

@@ -19,6 +19,7 @@ from domain.consent import Consents
 from domain.enums import RiskLevel, RiskProfile, ServiceStatus, Tier
 from domain.identifiers import ClientId, Ref
 from domain.policy import Policy
+from domain.policy_versions import PolicyInForce
 from domain.segments import Segment
 from domain.text import FreeText, Line
 
@@ -34,6 +35,9 @@ class ClientServiceInput(BaseModel):
     client_id: str
     policy: Policy
     state: ServiceState | None = None
+    versions: PolicyInForce = PolicyInForce()
+    """Which published policy version `policy` is (None: the policy file), and one told of and
+    not yet in force; carried on continue-as-new with the policy then in force."""
 
 
 class OnboardClient(BaseModel):
@@ -157,9 +161,13 @@ class ClientView(BaseModel):
     missing_fields: list[str]
     file: ClientFile
     erased_at: datetime | None = None
+    policy_version: str | None = None
+    """The published policy version the client is served under (None: the policy file)."""
+    policy_pending: str | None = None
+    """A version published and not yet in force for this client."""
 
 
-def view_of(s: ServiceState, p: Plan) -> ClientView:
+def view_of(s: ServiceState, p: Plan, versions: PolicyInForce | None = None) -> ClientView:
     risk = s.risk()
     return ClientView(
         workflow_id=workflow_id_for(s.client_id),
@@ -184,4 +192,6 @@ def view_of(s: ServiceState, p: Plan) -> ClientView:
         missing_fields=s.missing_fields(),
         file=s.file,
         erased_at=s.erased_at,
+        policy_version=versions.version_id if versions else None,
+        policy_pending=versions.pending.version_id if versions and versions.pending else None,
     )

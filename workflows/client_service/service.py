@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.privacy import EraseRequest
     from activities.tier_review import TierChangeSignal
     from domain.enums import ServiceStatus
+    from domain.policy_versions import PolicyVersion
     from domain.tiering import tier_for
     from workflows.client_service.models import (
         CallbackOutcome,
@@ -48,6 +49,7 @@ ONBOARDING_WAIT = timedelta(hours=1)
 class Service:
     def __init__(self, inp: ClientServiceInput) -> None:
         self._policy = inp.policy
+        self._versions = inp.versions.model_copy()
         self._client_id = inp.client_id
         self.s: svc.ServiceState | None = inp.state
         self._woken = False
@@ -72,6 +74,10 @@ class Service:
         drain = asyncio.create_task(self._drain())
         run_ends = self._policy.service.continue_as_new_after.after(workflow.now())
         while self._state.status is not ServiceStatus.CLOSED:
+            if (version := self._versions.due(workflow.now())) is not None:
+                self._policy = version.policy  # what is planned from now on follows it
+                workflow.logger.info("policy version in force", extra=self._log())
+                self._publish([], force=True)  # the row names the version it is served under
             await self._holidays()
             s, now = self._state, workflow.now()
             self._publish(self._tell(svc.serve(s, now, self._policy)))
@@ -82,10 +88,11 @@ class Service:
                 break
             if s.planned_wake is not None and s.planned_wake <= now:
                 continue
+            wake = min((w for w in (s.planned_wake, self._versions.wake_at) if w), default=None)
             try:
                 await workflow.wait_condition(
                     lambda: self._woken,
-                    timeout=None if s.planned_wake is None else s.planned_wake - now,
+                    timeout=None if wake is None else max(wake - now, timedelta(0)),
                     timeout_summary=f"until {self._plan.wake_for or 'a change'}",
                 )
             except TimeoutError:
@@ -98,7 +105,8 @@ class Service:
         drain.cancel()
         if s.status is ServiceStatus.CLOSED:
             return self.view()
-        workflow.continue_as_new(ClientServiceInput(**{**dict(inp), "state": s}))
+        carried = {"state": s, "policy": self._policy, "versions": self._versions}
+        workflow.continue_as_new(ClientServiceInput(**{**dict(inp), **carried}))
 
     async def _drain(self) -> None:
         while True:
@@ -210,8 +218,17 @@ class Service:
         )
         self._publish([])
 
+    def policy_published(self, version: PolicyVersion) -> None:
+        """From the policy rollout (or a command). In force from its effective instant: the
+        run loop wakes then, switches and re-plans. A repeat is ignored."""
+        if not isinstance(version, PolicyVersion):  # malformed: dropped, never a failed task
+            workflow.logger.warning("malformed policy version ignored", extra=self._log())
+            return
+        if self._versions.told(version):
+            self._woken = True
+
     def view(self) -> ClientView:
-        return view_of(self._state, self._plan)
+        return view_of(self._state, self._plan, self._versions)
 
     def unsettled(self) -> int:
         return len(self._queue)
@@ -226,7 +243,11 @@ class Service:
         record = fx.client_record(s, self._plan, self._policy)
         changed = force or record != self._written
         if changed or rows:
-            self._queue.append(fx.projection(s, self._seq(), record if changed else None, rows))
+            self._queue.append(
+                fx.projection(
+                    s, self._seq(), record if changed else None, rows, self._versions.version_id
+                )
+            )
             self._written = record
         self._shown = fx.show(s, self._plan, self._shown)
         self._woken = True
@@ -236,7 +257,9 @@ class Service:
         s = self._state
         for event in served.greetings:
             message_seq = self._seq()
-            self._queue.append(fx.greeting(s, event, message_seq, self._seq()))
+            self._queue.append(
+                fx.greeting(s, event, message_seq, self._seq(), self._versions.version_id)
+            )
         for task in served.issued:
             if task.kind in fx.REMINDED and workflow.patched(fx.ADVISOR_REMINDERS):
                 self._queue.append(fx.reminder(s, task, self._seq()))

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     import domain.client_service as svc
     from activities.tier_review import TierChangeSignal
     from domain.enums import ServiceStatus
+    from domain.policy_versions import PolicyVersion
     from workflows.client_service.legacy import LegacyService
     from workflows.client_service.models import (
         WORKFLOW_TYPE,
@@ -209,6 +210,15 @@ class ClientServiceWorkflow:
     async def change_tier(self, sig: TierChangeSignal) -> None:
         """From the tier review. Idempotent: the review signals again when its batch retries."""
         await self._service.change_tier(sig)
+
+    @workflow.signal
+    def policy_published(self, version: PolicyVersion) -> None:
+        """From the policy rollout: a published version, in force from its effective instant.
+        Runs started before `EFFECTS_QUEUED` keep their policy until they continue as new."""
+        if isinstance(self._service, Service):
+            self._service.policy_published(version)
+        else:
+            workflow.logger.warning("policy version not taken by a legacy run")
 
     @workflow.query
     def view(self) -> ClientView:
