@@ -42,6 +42,10 @@ with workflow.unsafe.imports_passed_through():
         view_of,
     )
 
+CONTINUE_ON_TIME = "client-service-continue-on-time"
+"""The run also wakes when it is due to continue as new: a paused client (nothing planned) used
+to wait until its next command, which then met the continue-as-new in the same task."""
+
 # A start whose onboarding update was refused has nothing to serve; it ends after this.
 ONBOARDING_WAIT = timedelta(hours=1)
 
@@ -89,6 +93,8 @@ class Service:
             if s.planned_wake is not None and s.planned_wake <= now:
                 continue
             wake = min((w for w in (s.planned_wake, self._versions.wake_at) if w), default=None)
+            if workflow.patched(CONTINUE_ON_TIME):
+                wake = run_ends if wake is None else min(wake, run_ends)
             try:
                 await workflow.wait_condition(
                     lambda: self._woken,
