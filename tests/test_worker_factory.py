@@ -25,6 +25,7 @@ BEHAVIOUR = {
     "TierReviewWorkflow": VersioningBehavior.PINNED,
     "KpiReportWorkflow": VersioningBehavior.PINNED,
     "ClientEventWorkflow": VersioningBehavior.PINNED,
+    "PolicyRolloutWorkflow": VersioningBehavior.PINNED,
     "ClientServiceWorkflow": VersioningBehavior.AUTO_UPGRADE,
 }
 FACTORY = ROOT / "infra" / "deployment.py"

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.policy import (
@@ -57,7 +57,8 @@ class RolloutResult(BaseModel):
     signalled: dict[str, int]
 
 
-@workflow.defn(name="PolicyRolloutWorkflow")
+# Pinned: a rollout is minutes long and finishes on the code that started it.
+@workflow.defn(name="PolicyRolloutWorkflow", versioning_behavior=VersioningBehavior.PINNED)
 class PolicyRolloutWorkflow:
     @workflow.run
     async def run(self, inp: RolloutInput) -> RolloutResult:

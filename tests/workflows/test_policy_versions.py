@@ -38,13 +38,13 @@ from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import clients
 from tests.helpers.complaint_env import intake
+from tests.helpers.histories import recording_dir
 from tests.workflows.test_client_commands_safety import task_failures
 from tests.workflows.test_client_support import client_body, end_workflow
 from worker import build_worker
 from workflows.registry import ALL_WORKFLOWS
 from workflows.tier_review import TierReviewInput, TierReviewWorkflow
 
-HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 GOLD = "aum = 500000\nannual_contribution = 5000\ntransactions_12m = 2\n"
 NEW_POLICY = f"""
 [tiers.diamond]
@@ -183,7 +183,7 @@ async def test_a_published_version_reaches_running_clients_complaints_and_review
         codec = client.data_converter.payload_codec
         for name, runs in histories.items():
             text = await saved_json(runs[-1], codec)
-            (HISTORIES / f"policy_version_{name}.json").write_text(text)
+            (recording_dir() / f"policy_version_{name}.json").write_text(text)
 
 
 async def _in_force(ctx: CommandContext, client_id: str, version: str) -> dict[str, Any] | None:
