@@ -98,6 +98,7 @@ def _event_row(p: ComplaintProjection, cipher: FieldCipher) -> dict[str, Any]:
         "at": e.at,
         "data": e.data,
         "detail_enc": detail,
+        "policy_version": p.policy_version,
     }
 
 

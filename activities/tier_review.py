@@ -61,6 +61,8 @@ class TierDecisions(BaseModel):
     review_seq: int
     at: datetime
     decisions: list[TierDecision]
+    policy_version: str | None = None
+    """The published policy version the review applied (None: the policy file)."""
 
 
 class TierChangeSignal(BaseModel):
@@ -95,6 +97,7 @@ def tier_decision_rows(inp: TierDecisions, _cipher: FieldCipher) -> list[Write]:
             "reason": d.review.reason,
             "figures": d.review.figures,
             "at": inp.at,
+            "policy_version": inp.policy_version,
         }
         for d in inp.decisions
         if d.review.changed

@@ -133,6 +133,7 @@ complaint_events = Table(
     Column("at", TS, nullable=False),
     Column("data", JSONB, nullable=False, server_default="{}", doc="no personal data"),
     Column("detail_enc", LargeBinary, doc="free text of the event, encrypted"),
+    Column("policy_version", String(64), doc=POLICY_VERSION_DOC),
     PrimaryKeyConstraint("workflow_id", "seq"),
     Index("ix_complaint_events_complaint", "complaint_id", "at"),
 )
@@ -174,6 +175,7 @@ tier_changes = Table(
     Column("reason", Text, nullable=False),
     Column("figures", JSONB, nullable=False),
     Column("at", TS, nullable=False),
+    Column("policy_version", String(64), doc=POLICY_VERSION_DOC),
     PrimaryKeyConstraint("client_id", "review_id"),
     Index("ix_tier_changes_at", "at"),
 )

@@ -66,6 +66,8 @@ class TierReviewInput(BaseModel):
     after_client_id: str | None = None
     totals: TierReviewTotals = TierReviewTotals()
     pages_per_run: int = 50
+    policy_version: str | None = None
+    """The published version `policy` is, once the first run read it (None: the file's)."""
 
 
 class TierReviewResult(BaseModel):
@@ -80,6 +82,7 @@ class TierReviewWorkflow:
     def __init__(self) -> None:
         self._totals = TierReviewTotals()
         self._cursor: str | None = None
+        self._policy_version: str | None = None
 
     @workflow.run
     async def run(self, inp: TierReviewInput) -> TierReviewResult:
@@ -91,7 +94,10 @@ class TierReviewWorkflow:
                 retry_policy=RETRY,
             )
             if published is not None:
-                inp = inp.model_copy(update={"policy": published.policy})
+                inp = inp.model_copy(
+                    update={"policy": published.policy, "policy_version": published.version_id}
+                )
+        self._policy_version = inp.policy_version
         # Continue-as-new carries the review it is part of.
         review_id = inp.review_id or self._review_of(inp.policy)
         at = inp.reviewed_at or workflow.now()
@@ -156,6 +162,7 @@ class TierReviewWorkflow:
                     review_seq=int(at.timestamp() * 1000),
                     at=at,
                     decisions=page.decisions,
+                    policy_version=self._policy_version,
                 ),
                 start_to_close_timeout=PAGE_TIMEOUT,
                 retry_policy=RETRY,

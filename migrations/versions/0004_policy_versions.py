@@ -16,7 +16,7 @@ branch_labels = None
 depends_on = None
 
 TS = sa.DateTime(timezone=True)
-STAMPED = ("clients", "complaints", "service_tasks")
+STAMPED = ("clients", "complaints", "complaint_events", "service_tasks", "tier_changes")
 
 
 def upgrade() -> None:

@@ -36,7 +36,7 @@ from domain.enums import Tier
 from domain.policy import Policy
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
-from projections.tables import clients
+from projections.tables import clients, complaint_events, tier_changes
 from tests.helpers.complaint_env import intake
 from tests.helpers.histories import recording_dir
 from tests.workflows.test_client_commands_safety import task_failures
@@ -156,6 +156,13 @@ async def test_a_published_version_reaches_running_clients_complaints_and_review
     await until(
         lambda: _tier_is(ctx, gold, "diamond"), "the gold client upgraded by the new thresholds"
     )
+    with db.connect() as conn:
+        change = select(tier_changes.c.policy_version).where(tier_changes.c.client_id == gold)
+        assert conn.scalar(change) == f"v-{run}"
+        events = select(complaint_events.c.policy_version).where(
+            complaint_events.c.complaint_id == complaint_id
+        )
+        assert set(conn.scalars(events)) <= {None, f"v-{run}"}
     policy, versions = resolve(db, Policy(), await ts_env.get_current_time())
     assert versions.version_id == f"v-{run}" and policy.service.callback_every[Tier.DIAMOND]
     listed = await POLICY["list"](ctx, None, {})
