@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.kpi import KpiActivities, KpiComputeInput, KpiReportResult
+    from activities.policy import PolicyActivities, PolicyAt
     from domain.appraisal import QualitativeInput
     from domain.kpi_period import ReportingPeriod
     from domain.policy import Policy
@@ -56,6 +57,11 @@ class KpiReportInput(BaseModel):
         return ReportingPeriod.month_before(fired_at, zone)
 
 
+POLICY_IN_FORCE = "kpi-report-reads-policy-in-force"
+"""The report weighs KPIs by the published policy version in force when it was due; the
+schedule's input is whichever worker created the schedule's, so it is only the fallback."""
+
+
 # Pinned: one report, minutes long, computed by one version of the rules.
 @workflow.defn(name=WORKFLOW_TYPE, versioning_behavior=VersioningBehavior.PINNED)
 class KpiReportWorkflow:
@@ -66,11 +72,19 @@ class KpiReportWorkflow:
             period = inp.resolve(scheduled or workflow.now())
         except ValueError as exc:
             raise ApplicationError(str(exc), type="InvalidPeriod", non_retryable=True) from exc
+        policy = inp.policy
+        if workflow.patched(POLICY_IN_FORCE):
+            published = await workflow.execute_activity_method(
+                PolicyActivities.policy_in_force,
+                PolicyAt(at=scheduled or workflow.now()),
+                start_to_close_timeout=timedelta(minutes=1),
+            )
+            policy = published.policy if published is not None else policy
         return await workflow.execute_activity_method(
             KpiActivities.compute_kpi_snapshots,
             KpiComputeInput(
                 period=period,
-                policy=inp.policy,
+                policy=policy,
                 computed_at=workflow.now(),
                 qualitative=inp.qualitative,
             ),

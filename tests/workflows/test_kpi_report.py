@@ -24,6 +24,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.deps import ActivityDeps
 from activities.kpi import KpiActivities, KpiComputeInput
+from activities.policy import PolicyActivities
 from audit.sources import saved_json
 from commands import report as report_commands
 from commands.base import CommandContext, CommandError
@@ -49,7 +50,10 @@ async def _worker(client: Client, engine: Engine, keyring: KeyRing) -> AsyncIter
             client,
             task_queue=queue,
             workflows=[KpiReportWorkflow],
-            activities=[KpiActivities(deps).compute_kpi_snapshots],
+            activities=[
+                KpiActivities(deps).compute_kpi_snapshots,
+                PolicyActivities(deps, client).policy_in_force,
+            ],
             activity_executor=pool,
         ):
             yield queue

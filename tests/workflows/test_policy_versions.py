@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
+from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.deps import ActivityDeps
+from activities.kpi import KpiActivities, KpiComputeInput
+from activities.policy import publish as store
 from audit.sources import chain, saved_json
 from commands.base import CommandContext, CommandError
 from commands.clients import COMMANDS as CLIENT
@@ -34,14 +37,16 @@ from commands.policy import COMMANDS as POLICY
 from commands.policy import resolve
 from domain.enums import Tier
 from domain.policy import Policy
+from domain.policy_versions import PolicyVersion
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
-from projections.tables import clients, complaint_events, tier_changes
+from projections.tables import clients, complaint_events, policy_versions, tier_changes
 from tests.helpers.complaint_env import intake
 from tests.helpers.histories import recording_dir
 from tests.workflows.test_client_commands_safety import task_failures
 from tests.workflows.test_client_support import client_body, end_workflow
 from worker import build_worker
+from workflows.kpi_report import KpiReportInput, KpiReportWorkflow
 from workflows.registry import ALL_WORKFLOWS
 from workflows.tier_review import TierReviewInput, TierReviewWorkflow
 
@@ -62,6 +67,7 @@ decision_within = "P10D"
 """
 
 
+COMPUTE = activity._Definition.must_from_callable(KpiActivities.compute_kpi_snapshots).name
 STARTED: list[str] = []
 """Workflows a test started, ended with it: a timer left on the shared clock would stop it."""
 
@@ -81,6 +87,8 @@ async def production(
             finally:
                 while STARTED:
                     await end_workflow(ts_env.client, STARTED.pop())
+                with db.begin() as conn:  # a version left in force would steer later reviews
+                    conn.execute(delete(policy_versions))
 
 
 async def until(check: Any, what: str, tries: int = 100) -> Any:
@@ -207,3 +215,42 @@ async def _complaint_in_force(
 
 async def _tier_is(ctx: CommandContext, client_id: str, tier: str) -> bool:
     return (await CLIENT["show"](ctx, client_id, {}))["tier"] == tier
+
+
+async def test_a_kpi_report_weighs_by_the_version_in_force_not_its_input(
+    ts_env: WorkflowEnvironment, production: CommandContext, db: Engine
+) -> None:
+    """The schedule's input holds whichever policy its creator had; the report reads the
+    published version in force when it was due, and computes with that one."""
+    run = uuid.uuid4().hex[:6]
+    now = await ts_env.get_current_time()
+    weights = Policy().appraisal.weights.model_copy(update={"csat": 0.9})
+    published = PolicyVersion(
+        version_id=f"kpi-{run}",
+        effective_from=now - timedelta(days=1),
+        policy=Policy().model_copy(
+            update={"appraisal": Policy().appraisal.model_copy(update={"weights": weights})}
+        ),
+    )
+    assert store(db, published, "ops", now)
+    handle = await ts_env.client.start_workflow(
+        KpiReportWorkflow.run,
+        KpiReportInput(policy=Policy(), period=f"{now.year}-01"),
+        id=f"kpi-report-pv-{run}",
+        task_queue=production.task_queue,
+    )
+    await handle.result()
+    history = await handle.fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == COMPUTE
+    ]
+    (computed,) = await ts_env.client.data_converter.decode(
+        scheduled[0].input.payloads, [KpiComputeInput]
+    )
+    assert computed.policy.appraisal.weights.csat == 0.9
+    if os.environ.get("RECORD_POLICY_HISTORIES") == "1":
+        text = await saved_json(history, ts_env.client.data_converter.payload_codec)
+        (recording_dir() / "policy_version_kpi_report.json").write_text(text)
