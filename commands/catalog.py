@@ -37,8 +37,8 @@ STARTS_WORKFLOWS: frozenset[tuple[str, str]] = frozenset(
 
 # Commands that answer from the policy or PostgreSQL alone, without a Temporal connection.
 OFFLINE: frozenset[tuple[str, str]] = frozenset(
-    {("client", "questionnaire"), ("report", "build"), ("demo", "year")}
-    | {("policy", "list"), ("policy", "show")}
+    {("client", "questionnaire"), ("report", "build"), ("report", "regulator")}
+    | {("demo", "year"), ("policy", "list"), ("policy", "show")}
     | {("improvement", verb) for verb in improvements.COMMANDS}
     | {("notification", verb) for verb in notifications.COMMANDS}
 )

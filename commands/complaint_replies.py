@@ -17,6 +17,7 @@ from commands.base import CommandContext, CommandError
 from domain.complaint_state import Complaint
 from domain.identifiers import Ref
 from domain.refusals import field_problems
+from domain.regulatory import regulatory_category, reportable
 from workflows.complaint_models import complaint_workflow_id
 
 M = TypeVar("M", bound=BaseModel)
@@ -47,9 +48,13 @@ def complaint_id_of(value: str | None) -> str:
 
 
 def answer(state: Complaint, **extra: Any) -> dict[str, Any]:
+    category = None if state.category is None else state.category.value
     return {
         "workflow_id": complaint_workflow_id(state.complaint_id),
         **state.model_dump(mode="json"),
+        # derived, not recorded: the regulator's taxonomy can be re-mapped without a history
+        "regulatory_category": regulatory_category(category).value,
+        "reportable": reportable(category, state.stage.value),
         **extra,
     }
 

@@ -44,6 +44,8 @@ STAGE_PLAN = [
     ("reopened", 0.08),
     ("withdrawn", 0.07),
 ]
+# Decisions on these grant the client money back (the rest explain or apologise).
+REDRESSED = frozenset({"fees", "transaction_processing", "suitability"})
 # Complaints every load has, whatever the seed, so each of the README's saved searches finds
 # something: by complaint number, (where it is left, days since receipt, department, severity).
 # 1 is reopened twice (`ReopenCount > 1`); 2 sits in investigation past its 15-day deadline
@@ -169,6 +171,8 @@ def complaint_steps(
         "owner": handler,
         "due": (now + timedelta(days=7)).date().isoformat(),
     }
+    if category in REDRESSED:  # so the regulator return has compensation to total
+        resolve["compensation"] = f"{150 + 35 * n}.00"
     happy = {"satisfaction": rng.choice([4, 5]), "comment": "Resolved"}
     unhappy = {"satisfaction": 2, "comment": "Not enough"}
     order = ["assessment", "investigation", "resolution", "follow_up", "closed"]

@@ -4,6 +4,7 @@ monthly `kpi-report` schedule.
     report build    {"period": "2026-03"} or {"period_start", "period_end"}, "out_dir", "as_of"
     report kpi      {"period": ...} or {"period_start", "period_end"}, optional "qualitative"
     report schedule {}
+    report regulator {"period": "2027-Q1"} or {"period_start", "period_end"}, "out_dir"
 
 Dates: `period_start` "2026-03-01" is local midnight in the policy's time zone; a date-only
 `period_end` such as "2026-03-31" includes that whole day, while a full timestamp is exclusive.
@@ -93,6 +94,25 @@ async def build(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> d
     return {"period": period.label, "html": str(files.html), "csv": [str(p) for p in files.csv]}
 
 
+async def regulator(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    """The regulator's complaint return for a month or quarter (`domain.regulatory`): writes
+    `regulator_return.csv` and `regulator_complaints.csv` into `out_dir` and answers the firm's
+    line with the files. Reads PostgreSQL only."""
+    import asyncio
+
+    from reports.build import build_regulator_return
+
+    _, period = kpi_input({k: v for k, v in body.items() if k != "out_dir"}, ctx.policy)
+    # beside `report build`'s files of the same period, which include the same two tables
+    out_dir = Path(body.get("out_dir") or f"reports-{period.label}")
+    paths, table = await asyncio.to_thread(
+        build_regulator_return, engine_for(ctx), period, out_dir, ctx.policy
+    )
+    firm = dict(zip(table.columns[2:], table.rows[0][2:], strict=True))
+    firm["compensation_total"] = str(firm["compensation_total"])
+    return {"period": period.label, "firm": firm, "csv": [str(p) for p in paths]}
+
+
 async def kpi(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
     """Computes (or recomputes) a period's snapshots now and waits for the result."""
     inp, period = kpi_input(body, ctx.policy)
@@ -113,4 +133,9 @@ async def schedule(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -
     return {"schedule_id": SCHEDULE_ID, "result": outcome}
 
 
-COMMANDS: dict[str, Command] = {"build": build, "kpi": kpi, "schedule": schedule}
+COMMANDS: dict[str, Command] = {
+    "build": build,
+    "regulator": regulator,
+    "kpi": kpi,
+    "schedule": schedule,
+}

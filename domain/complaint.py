@@ -15,6 +15,7 @@ re-key it: the matter identifies the grievance as the client filed it).
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
@@ -213,6 +214,9 @@ class ResolutionPlan(BaseModel):
     owner: Ref
     due: date
     by: Ref | None = None
+    # Redress the decision grants the client (CNY), for the regulator's return; optional with a
+    # default so plans recorded before it existed still read.
+    compensation: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
 
 
 class FollowUpAnswer(BaseModel):

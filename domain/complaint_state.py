@@ -10,6 +10,7 @@ can try one and throw the result away, and the handler then applies the very sam
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
@@ -61,6 +62,7 @@ class Complaint(BaseModel):
     root_cause: RootCause | None = None
     plan_owner: str | None = None
     plan_due: date | None = None
+    compensation: Decimal | None = None  # of the latest decision (ResolutionPlan)
     satisfaction: int | None = None
     outcome: Outcome | None = None
     acknowledged_at: datetime | None = None

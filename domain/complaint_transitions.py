@@ -91,14 +91,18 @@ def resolve(c: Complaint, plan: ResolutionPlan, now: datetime, policy: Policy) -
         raise c.refuse(
             Action.RESOLVE, f"— the plan's due date {plan.due} is before today ({today})"
         )
+    data: dict[str, Scalar] = {"owner": plan.owner, "due": plan.due.isoformat()}
+    if plan.compensation is not None:  # absent, the event reads as it did before it existed
+        data["compensation"] = f"{plan.compensation:.2f}"
     return c.change(
         "resolved",
         actor=plan.by or plan.owner,
-        data={"owner": plan.owner, "due": plan.due.isoformat()},
+        data=data,
         detail={"measures": plan.measures},
         stage=Stage.FOLLOW_UP,
         plan_owner=plan.owner,
         plan_due=plan.due,
+        compensation=plan.compensation,
         resolved_at=now,
         survey_sent_at=now,
         survey_reminders_sent=0,

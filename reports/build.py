@@ -21,9 +21,21 @@ from domain.policy import Policy
 from infra.progress import progress_bar
 from projections.tables import improvement_measures, tier_changes
 from reports.charts import build_charts
-from reports.datasets import Dataset, ReportInputs, build_datasets, trend_months
+from reports.datasets import (
+    Dataset,
+    ReportInputs,
+    build_datasets,
+    regulator_tables,
+    trend_months,
+)
 from reports.html import render
-from reports.queries import load_callbacks, load_complaints, load_facts, previous_aum
+from reports.queries import (
+    load_callbacks,
+    load_complaints,
+    load_facts,
+    load_regulatory_facts,
+    previous_aum,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,7 @@ def load_inputs(
             tier_changes=moves,
             measures=measures,
             today=now.astimezone(policy.zone()).date(),
+            regulatory=load_regulatory_facts(conn, period.start, period.end),
         )
 
 
@@ -80,6 +93,17 @@ def write_csv(ds: Dataset, out_dir: Path) -> Path:
         writer.writerow(ds.columns)
         writer.writerows(["" if v is None else v for v in row] for row in ds.rows)
     return path
+
+
+def build_regulator_return(
+    engine: Engine, period: ReportingPeriod, out_dir: Path, policy: Policy
+) -> tuple[list[Path], Dataset]:
+    """`report regulator`: the return and its complaints as CSV files, without the charts."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with engine.connect() as conn:
+        facts = load_regulatory_facts(conn, period.start, period.end)
+    tables = regulator_tables(facts, period, policy)
+    return [write_csv(ds, out_dir) for ds in tables], tables[0]
 
 
 def build_report(

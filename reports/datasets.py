@@ -21,6 +21,8 @@ from domain.kpi_period import ReportingPeriod
 from domain.kpi_scorecard import KpiFacts, Scorecard
 from domain.periods import add_months
 from domain.policy import Policy
+from domain.regulatory import COLUMNS as RETURN_COLUMNS
+from domain.regulatory import RegulatoryFact, regulator_return
 
 TREND_MONTHS = 12
 TIER_RANK = {t.value: i for i, t in enumerate(reversed(list(Tier)))}  # regular 0 … diamond 3
@@ -54,6 +56,7 @@ class ReportInputs:
     tier_changes: Sequence[tuple[str, str]]  # (old tier, new tier) of changes in the period
     measures: Sequence[dict[str, Any]]
     today: date
+    regulatory: Sequence[RegulatoryFact] = ()
 
 
 def _counts(name: str, title: str, key: str, counts: dict[str, int]) -> Dataset:
@@ -238,8 +241,53 @@ def appraisal_tables(inp: ReportInputs) -> list[Dataset]:
     return [summary, scores, measures]
 
 
+def regulator_tables(
+    facts: Sequence[RegulatoryFact], period: ReportingPeriod, policy: Policy
+) -> list[Dataset]:
+    """The regulator's return (`domain.regulatory`), and the complaints it counts, each with its
+    regulatory category and reportable flag, so every figure can be traced to its complaints."""
+    rows = regulator_return(facts, period.start, period.end, policy.complaints.satisfied_at)
+    summary = Dataset(
+        "regulator_return",
+        f"Regulator return {period.label}: complaints by category, cause, channel, department",
+        ("dimension", "value", *RETURN_COLUMNS),
+        [
+            (
+                r.dimension, r.value, f.received, f.closed, f.closed_within_15d,
+                f.closed_within_30d, f.extended, f.overdue, f.withdrawn, f.rated, f.satisfied,
+                None if f.satisfaction_mean is None else round(f.satisfaction_mean, 2),
+                f.compensated, f.compensation_total,
+            )
+            for r in rows
+            for f in (r.figures,)
+        ],
+    )  # fmt: skip
+    cases = Dataset(
+        "regulator_complaints",
+        f"Complaints behind the regulator return {period.label}",
+        (
+            "complaint_id", "regulatory_category", "reportable", "category", "root_cause",
+            "channel", "department", "stage", "received_at", "decided_at", "days_to_decision",
+            "extensions", "overdue", "satisfaction", "compensation",
+        ),
+        [
+            (
+                f.complaint_id, f.regulatory_category.value, f.reportable, f.category,
+                f.root_cause, f.channel, f.department, f.stage, _local(f.received_at, policy),
+                _local(f.resolved_at, policy),
+                None if f.resolved_at is None
+                else round((f.resolved_at - f.received_at) / timedelta(days=1), 2),
+                f.extensions, f.sla_breached, f.satisfaction, f.compensation,
+            )
+            for f in facts
+        ],
+    )  # fmt: skip
+    return [summary, cases]
+
+
 def build_datasets(inp: ReportInputs) -> dict[str, Dataset]:
     tables = [
         *complaint_tables(inp), trend_table(inp), *service_tables(inp), *appraisal_tables(inp),
+        *regulator_tables(inp.regulatory, inp.period, inp.policy),
     ]  # fmt: skip
     return {t.name: t for t in tables}

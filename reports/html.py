@@ -23,6 +23,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("Tiers", ("tier_distribution", "tier_movements"), ()),
     ("Appraisal", ("appraisal_scores",), ("kpi_scores",)),
     ("Improvement measures", (), ("improvement_measures",)),
+    ("Regulator return", (), ("regulator_return",)),
 )  # fmt: skip
 
 TILES = (

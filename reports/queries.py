@@ -12,12 +12,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from domain.kpi import CallbackFact, ClientFact, ComplaintFact
 from domain.kpi_scorecard import KpiFacts
 from domain.periods import Period
-from projections.tables import clients, complaints, kpi_snapshots, service_tasks
+from domain.regulatory import RegulatoryFact
+from projections.tables import (
+    clients,
+    complaint_events,
+    complaints,
+    kpi_snapshots,
+    service_tasks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,3 +175,51 @@ def previous_aum(conn: Connection, start: datetime) -> dict[tuple[str, str], Dec
         if value is not None:
             out[(r.scope, r.scope_id)] = Decimal(str(value))
     return out
+
+
+def load_regulatory_facts(conn: Connection, start: datetime, end: datetime) -> list[RegulatoryFact]:
+    """Complaints received, decided or withdrawn in [start, end), with the compensation of each
+    one's latest decision (the `resolved` event's data: the `complaints` row has no column)."""
+    c, e = complaints, complaint_events
+    latest = (
+        select(e.c.complaint_id, func.max(e.c.seq).label("seq"))
+        .where(e.c.kind == "resolved")
+        .group_by(e.c.complaint_id)
+        .subquery()
+    )
+    decided = (
+        select(e.c.complaint_id, e.c.data["compensation"].astext.label("compensation"))
+        .join(latest, and_(latest.c.complaint_id == e.c.complaint_id, latest.c.seq == e.c.seq))
+        .subquery()
+    )
+    rows = conn.execute(
+        select(
+            c.c.complaint_id, c.c.channel, c.c.stage, c.c.received_at, c.c.category,
+            c.c.root_cause, c.c.department, c.c.resolved_at, c.c.closed_at, c.c.extensions,
+            c.c.sla_breached, c.c.satisfaction, decided.c.compensation,
+        )
+        .select_from(c.outerjoin(decided, decided.c.complaint_id == c.c.complaint_id))
+        .where(
+            c.c.received_at < end,
+            or_(c.c.received_at >= start, c.c.resolved_at >= start, c.c.closed_at >= start),
+        )
+        .order_by(c.c.received_at, c.c.complaint_id)
+    )  # fmt: skip
+    facts = []
+    for r in rows:
+        m = dict(r._mapping)
+        m["satisfaction"] = m["satisfaction"] if m["satisfaction"] in range(1, 6) else None
+        m["compensation"] = _amount(m["compensation"])
+        facts.append(RegulatoryFact(**m))
+    return facts
+
+
+def _amount(text: str | None) -> Decimal | None:
+    """A compensation amount as recorded, or None: one malformed row must not stop the return."""
+    if text is None:
+        return None
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        log.warning("ignoring a compensation amount that is not a number")
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -266,3 +267,19 @@ def test_the_state_and_event_data_hold_no_personal_data() -> None:
     ]
     for change in changes:
         assert [k for k in change.data if is_personal_key(k)] == []
+
+
+def test_a_decision_may_grant_compensation_and_one_without_reads_as_before() -> None:
+    c = t.investigate(assessed(), InvestigationStep(findings="x", done=True), T0).complaint
+    body = {"measures": "refund", "owner": "h-1", "due": "2027-03-08"}
+    granted = t.resolve(
+        c, ResolutionPlan.model_validate({**body, "compensation": "1200.5"}), T0, POLICY
+    )
+    assert granted.data["compensation"] == "1200.50"
+    assert granted.complaint.compensation == Decimal("1200.50")
+    plain = t.resolve(c, ResolutionPlan.model_validate(body), T0, POLICY)
+    assert plain.data == {"owner": "h-1", "due": "2027-03-08"}  # as recorded before it existed
+    assert plain.complaint.compensation is None
+    for bad in ("-1", "0.001", "1e20"):
+        with pytest.raises(ValidationError):
+            ResolutionPlan.model_validate({**body, "compensation": bad})

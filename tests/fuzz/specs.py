@@ -103,6 +103,7 @@ COMMANDS = [
     Spec("improvement", "list", {"status": "open"}),
     Spec("notification", "list", {"status": "failed"}),
     Spec("report", "build", {"period": "2026-03"}),
+    Spec("report", "regulator", {"period": "2026-Q1"}),
     Spec("report", "kpi", {"period": "2026-03"}),
     Spec("report", "schedule", {}),
     Spec("search", "overdue-callbacks", {"tier": "diamond"}),

@@ -33,6 +33,7 @@ CHARTS = {
     "tier_movements", "appraisal_scores",
 }  # fmt: skip
 TABLES = CHARTS - {"appraisal_scores"} | {"kpi_summary", "kpi_scores", "improvement_measures"}
+TABLES |= {"regulator_return", "regulator_complaints"}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
