@@ -35,3 +35,8 @@ def wall_clock(instant: datetime, zone: tzinfo) -> datetime:
 
 def local_date(instant: datetime, zone: tzinfo) -> date:
     return wall_clock(instant, zone).date()
+
+
+def shown(instant: datetime, zone: tzinfo, zone_name: str) -> str:
+    """An instant as a person at the firm reads it: `2027-03-19 00:00 Asia/Shanghai`."""
+    return f"{wall_clock(instant, zone):%Y-%m-%d %H:%M} {zone_name}"

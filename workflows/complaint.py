@@ -205,7 +205,8 @@ class ComplaintWorkflow:
         if updates:
             workflow.upsert_search_attributes(updates)
         self._published = self._c
-        workflow.set_current_details(current_details(self._c, f"{event.kind} (#{event.seq})"))
+        last = f"{event.kind} (#{event.seq})"
+        workflow.set_current_details(current_details(self._c, last, self._policy))
         self._outbox.queue_for(event.kind, self._c, event.seq)
         workflow.logger.info(
             "complaint event", extra={"kind": event.kind, "seq": event.seq, "stage": self._c.stage}

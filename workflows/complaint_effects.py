@@ -19,6 +19,8 @@ from domain.complaint import ComplaintIntake
 from domain.complaint_state import Complaint
 from domain.consent import ContactChannel
 from domain.enums import Channel
+from domain.localtime import shown
+from domain.policy import Policy
 from workflows import search_attributes as sa
 
 Recipient = Literal["client", "handler", "supervisor"]
@@ -71,9 +73,10 @@ def search_attribute_updates(
     return updates
 
 
-def current_details(c: Complaint, last: str) -> str:
-    """Markdown for the Temporal UI: ids and facts only."""
-    deadline = f"{c.sla_deadline:%Y-%m-%d %H:%M} UTC"
+def current_details(c: Complaint, last: str, policy: Policy) -> str:
+    """Markdown for the Temporal UI: ids and facts only, times in the firm's zone (a supervisor
+    reads "due 19 March 00:00", not the UTC instant of the evening before)."""
+    deadline = shown(c.sla_deadline, policy.zone(), policy.timezone)
     if c.sla_breached:
         deadline += " — **breached**"
     handler = f"{c.handler} ({c.department})" if c.handler else "not assigned yet"

@@ -140,5 +140,8 @@ def test_notices_and_their_params_carry_no_personal_data() -> None:
     assert [(n.recipient, s) for n, s in notices_for("sla_breached", up)] == [("supervisor", "sup")]
     params = notice_params(c, "complaint_assigned")
     assert {k: mask_value(k, v) for k, v in params.items()} == params
-    details = current_details(c, "assessed (#3)")
+    details = current_details(c, "assessed (#3)", Policy())
     assert "h-1" in details and "Sun Li" not in details and "1390013" not in details
+    # the deadline as the firm's clocks show it, not the UTC instant
+    local = c.sla_deadline.astimezone(Policy().zone())
+    assert f"{local:%Y-%m-%d %H:%M} Asia/Shanghai" in details and "UTC" not in details

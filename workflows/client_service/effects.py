@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         workflow_id_for,
     )
     from domain.consent import Purpose
+    from domain.localtime import shown
     from domain.policy import HolidayPolicy, Policy
     from domain.service_events import ServiceEvent
     from workflows import projecting
@@ -336,11 +337,13 @@ def client_record(s: ServiceState, p: Plan, policy: Policy) -> ClientRecord:
     )
 
 
-def show(s: ServiceState, p: Plan, shown: tuple[object, ...] | None) -> tuple[object, ...]:
+def show(
+    s: ServiceState, p: Plan, shown_before: tuple[object, ...] | None, policy: Policy
+) -> tuple[object, ...]:
     """Search attributes, upserted only when they change (each upsert is a history event), and
     the UI's current details. Returns what is now shown."""
     wanted = (s.tier, s.status, p.service_due)
-    if wanted != shown:
+    if wanted != shown_before:
         due: SearchAttributeUpdate[Any] = (
             sa.NEXT_SERVICE_DUE.value_set(p.service_due)
             if p.service_due
@@ -356,7 +359,7 @@ def show(s: ServiceState, p: Plan, shown: tuple[object, ...] | None) -> tuple[ob
         )
     overdue = sum(1 for t in s.open_tasks if t.escalated)
     nxt = (
-        f"next {p.service_kind} due {p.service_due:%Y-%m-%d %H:%M} UTC"
+        f"next {p.service_kind} due {shown(p.service_due, policy.zone(), policy.timezone)}"
         if p.service_due
         else "no service planned"
     )

@@ -255,7 +255,7 @@ class Service:
                 )
             )
             self._written = record
-        self._shown = fx.show(s, self._plan, self._shown)
+        self._shown = fx.show(s, self._plan, self._shown, self._policy)
         self._woken = True
 
     def _tell(self, served: svc.Served) -> list[TaskRecord]:
