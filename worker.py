@@ -11,11 +11,13 @@ import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.runtime import Runtime
+from temporalio.worker import PollerBehaviorAutoscaling
 
 from activities.delivery import build_dispatcher, checked_catalogue
 from activities.deps import ActivityDeps
@@ -39,6 +41,24 @@ from workflows.registry import ALL_WORKFLOWS
 log = get_logger("worker")
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """What a worker holds and runs at once (settings `WORKER_*`; README "Sizing a worker").
+    The activity slots are the executor's size, so the two cannot disagree."""
+
+    cached_workflows: int = 2000
+    workflow_task_slots: int = 100
+    max_pollers: int = 20
+
+    @classmethod
+    def of(cls, settings: Settings) -> Tuning:
+        return cls(
+            cached_workflows=settings.worker_cached_workflows,
+            workflow_task_slots=settings.worker_workflow_task_slots,
+            max_pollers=settings.worker_max_pollers,
+        )
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -49,9 +69,13 @@ def build_worker(
     version: WorkerDeploymentVersion | None = None,
     workflows: list[type] = ALL_WORKFLOWS,
     claim: Claim = "if-none",
+    tuning: Tuning = Tuning(),
+    activity_slots: int | None = None,
 ) -> VersionedWorker:
     """`version` unset: this code's (infra.deployment.worker_version). `workflows`: a test's
-    variant of the code, registered under the same type names."""
+    variant of the code, registered under the same type names. `activity_slots`: the size
+    `executor` was made with (the SDK needs it; an executor does not say)."""
+    pollers = PollerBehaviorAutoscaling(minimum=2, maximum=tuning.max_pollers, initial=4)
     return versioned_worker(
         client,
         version=version,
@@ -60,7 +84,11 @@ def build_worker(
         workflows=workflows,
         activities=build_activities(deps, client, on_queued),
         activity_executor=executor,
-        max_concurrent_activities=executor._max_workers,
+        max_concurrent_activities=activity_slots or executor._max_workers,
+        max_cached_workflows=tuning.cached_workflows,
+        max_concurrent_workflow_tasks=tuning.workflow_task_slots,
+        workflow_task_poller_behavior=pollers,
+        activity_task_poller_behavior=pollers,
         graceful_shutdown_timeout=timedelta(seconds=20),
         interceptors=[RefusalCounter()],
     )
@@ -87,7 +115,8 @@ async def main(settings: Settings) -> int:
     client = await connect(settings, keyring, PlaintextAlarm(Runtime.default().metric_meter))
     await ensure_schedules(client, settings.temporal_task_queue, policy)
     version = worker_version(settings)
-    with ThreadPoolExecutor(max_workers=32, thread_name_prefix="activity") as executor:
+    slots = settings.worker_activity_slots
+    with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="activity") as executor:
         dispatcher = build_dispatcher(settings, deps, catalogue, policy)
         worker = build_worker(
             client,
@@ -97,6 +126,8 @@ async def main(settings: Settings) -> int:
             dispatcher.notify_queued,
             version=version,
             claim=settings.temporal_worker_set_current,
+            tuning=Tuning.of(settings),
+            activity_slots=slots,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

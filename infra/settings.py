@@ -82,6 +82,24 @@ class Settings(BaseSettings):
         default="http://localhost:8233",
         description="the Temporal UI's origin (comma-separated if several); the only one allowed",
     )
+    # Worker tuning (README "Sizing a worker"): explicit, so a deployment changes them knowingly.
+    worker_cached_workflows: int = Field(
+        default=2000,
+        ge=0,
+        description="workflows kept in memory between tasks (~27 KiB each measured); a wake "
+        "of a workflow not cached replays its history first",
+    )
+    worker_workflow_task_slots: int = Field(
+        default=100, ge=1, description="workflow tasks processed at once"
+    )
+    worker_activity_slots: int = Field(
+        default=32, ge=1, description="activities at once; also the activity thread pool's size"
+    )
+    worker_max_pollers: int = Field(
+        default=20,
+        ge=2,
+        description="each task queue's pollers scale between 2 and this with the backlog",
+    )
     metrics_bind_address: str | None = Field(
         default=None,
         description="host:port where the worker serves Prometheus /metrics; unset: no metrics",

@@ -10,12 +10,20 @@ plain `temporalio.worker.Worker` may register only workflows that declare no beh
 from __future__ import annotations
 
 import ast
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from sqlalchemy import Engine
 from temporalio.common import VersioningBehavior
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import PollerBehaviorAutoscaling
 from temporalio.workflow import _Definition
 
-from infra.settings import ROOT
+from activities.deps import ActivityDeps
+from infra.keys import KeyRing
+from infra.settings import ROOT, Settings
+from projections.crypto import FieldCipher
+from worker import Tuning, build_worker
 from workflows.registry import ALL_WORKFLOWS
 
 # README, "Deploying a change": why each type is what it is.
@@ -87,3 +95,29 @@ def test_no_plain_worker_runs_a_versioned_workflow_type() -> None:
                 "build this worker with infra.deployment.versioned_worker"
             )
     assert plain, "the scan found no plain Worker at all (the probes use one): it is broken"
+
+
+async def test_the_worker_runs_with_the_tuning_its_settings_give(
+    ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing
+) -> None:
+    """Cache, slots and pollers are set from `WORKER_*`, not left to the SDK's defaults, and the
+    activity slots are the thread pool's size."""
+    settings = Settings(
+        worker_cached_workflows=123,
+        worker_workflow_task_slots=45,
+        worker_activity_slots=6,
+        worker_max_pollers=7,
+    )
+    deps = ActivityDeps(engine=db, cipher=FieldCipher(keyring))
+    with ThreadPoolExecutor(max_workers=settings.worker_activity_slots) as pool:
+        worker = build_worker(
+            ts_env.client, "tuned", deps, pool,
+            tuning=Tuning.of(settings), activity_slots=settings.worker_activity_slots,
+        )  # fmt: skip
+        config = worker.config()
+    assert config["max_cached_workflows"] == 123
+    assert config["max_concurrent_workflow_tasks"] == 45
+    assert config["max_concurrent_activities"] == 6
+    for poller in ("workflow_task_poller_behavior", "activity_task_poller_behavior"):
+        behavior = config[poller]  # type: ignore[literal-required]
+        assert isinstance(behavior, PollerBehaviorAutoscaling) and behavior.maximum == 7
