@@ -8,6 +8,12 @@ drops it, writes the emptied `clients` row, runs the `erase_client_personal_data
 the other read models and ends the service. A client whose workflow has already ended (offboarded
 earlier) is erased in the read models directly. docs/security.md describes what remains
 (encrypted histories until retention).
+
+Either way, the client's complaints still open are then told (`forget_personal_data`): they
+keep their intake without the person, so no later projection input carries it. They are found by
+visibility, which lags a little behind: a complaint started in the second before the erasure
+may not be listed and keeps its intake (the projection writer keeps the read models empty
+regardless, `projections.erasure`).
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ import asyncio
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.privacy import EraseRequest, UnknownClientError, erase_personal_data
 from commands.base import CommandContext, CommandError, engine_for
 from domain.refusals import field_problems
+from projections.tables import complaints
 
 
 def _request(client_id: str | None, body: dict[str, Any]) -> EraseRequest:
@@ -45,6 +53,65 @@ def run_erase(engine: Engine, client_id: str | None, body: dict[str, Any]) -> di
     return result.model_dump(mode="json")
 
 
+async def running_complaints(ctx: CommandContext, client_id: str) -> list[str] | None:
+    """The workflow ids of the client's complaints still running, by visibility (the
+    complaint's `ClientId`): a complaint whose receipt is not projected yet is running all the
+    same. A server without visibility (the time-skipping test server) is answered from the read
+    models when the context carries an engine; None when neither can be asked."""
+    from workflows.search_attributes import CLIENT_ID
+
+    query = (
+        f"WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running' "
+        f"AND {CLIENT_ID.name} = '{client_id}'"
+    )
+    try:
+        return [e.id async for e in ctx.client.list_workflows(query)]
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+    if ctx.engine is None:
+        return None
+    return await asyncio.to_thread(_open_in_read_models, ctx.engine, client_id)
+
+
+def _open_in_read_models(engine: Engine, client_id: str) -> list[str]:
+    ended = ("closed", "withdrawn")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(complaints.c.workflow_id)
+            .where(complaints.c.client_id == client_id, complaints.c.stage.not_in(ended))
+            .order_by(complaints.c.workflow_id)
+        )
+        return list(rows.scalars())
+
+
+async def forget_in_complaints(
+    ctx: CommandContext, client_id: str, requested_by: str
+) -> int | None:
+    """Signals each running complaint of an erased client to drop the person from its intake;
+    returns how many were told (None: they could not be listed). One that ended meanwhile has
+    nothing left to forget."""
+    from workflows.complaint import ComplaintWorkflow
+    from workflows.complaint_models import ForgetPersonalData
+
+    running = await running_complaints(ctx, client_id)
+    if running is None:
+        return None
+    told = 0
+    for workflow_id in running:
+        try:
+            await ctx.client.get_workflow_handle(workflow_id).signal(
+                ComplaintWorkflow.forget_personal_data,
+                ForgetPersonalData(requested_by=requested_by),
+            )
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            continue
+        told += 1
+    return told
+
+
 async def erase(ctx: CommandContext, client_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
     request = _request(client_id, body)  # refuse a bad body before anything else
     from commands.clients import guarded, settle
@@ -63,6 +130,13 @@ async def erase(ctx: CommandContext, client_id: str | None, body: dict[str, Any]
             raise
     else:
         await settle(ctx, request.client_id)
-        return {"client_id": request.client_id, "erased_at": view.erased_at, "via": "workflow"}
+        told = await forget_in_complaints(ctx, request.client_id, request.requested_by)
+        return {
+            "client_id": request.client_id,
+            "erased_at": view.erased_at,
+            "via": "workflow",
+            "complaints_told": told,
+        }
     result = await asyncio.to_thread(run_erase, engine_for(ctx), client_id, body)
-    return result | {"via": "read models"}
+    told = await forget_in_complaints(ctx, request.client_id, request.requested_by)
+    return result | {"via": "read models", "complaints_told": told}

@@ -154,6 +154,10 @@ def matter_key(client_id: str, matter: str | None) -> str | None:
     return f"{client_id}:{matter}" if matter else None
 
 
+ERASED_TEXT = "[erased]"
+"""What stands in a complaint's personal fields once its client is erased (PIPL)."""
+
+
 class Complainant(BaseModel):
     """Personal data: lives only in encrypted payloads and `*_enc` columns."""
 
@@ -164,7 +168,8 @@ class Complainant(BaseModel):
 
     @model_validator(mode="after")
     def _reachable(self) -> Complainant:
-        if not (self.phone or self.email):
+        # An erased complainant is answered on nothing: nobody is left to answer.
+        if not (self.phone or self.email) and self.name != ERASED_TEXT:
             raise ValueError("a complainant needs a phone or an email to be answered on")
         return self
 
@@ -185,6 +190,13 @@ class ComplaintIntake(BaseModel):
 
     def matter_key(self) -> str | None:
         return matter_key(self.client_id, self.matter or self.category)
+
+    def erased(self) -> ComplaintIntake:
+        """The intake without its person: what an open complaint keeps once its client is
+        erased. Ids, channel, dates, category and severity stay (they identify no one)."""
+        return self.model_copy(
+            update={"content": ERASED_TEXT, "complainant": Complainant(name=ERASED_TEXT)}
+        )
 
 
 class Assessment(BaseModel):

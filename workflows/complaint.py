@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         MATTER_CONFIRM,
         MATTER_RELEASE,
         ComplaintInput,
+        ForgetPersonalData,
         MatterMember,
         Timeline,
     )
@@ -345,6 +346,15 @@ class ComplaintWorkflow:
             return
         if self._versions.told(version):
             self._version += 1  # wakes the loop to wait for the version's instant
+
+    @workflow.signal
+    def forget_personal_data(self, cmd: ForgetPersonalData) -> None:
+        """The client was erased: later projection inputs carry the intake without the person.
+        State only, no command: histories recorded before this handler existed replay as they
+        were, and a complaint pinned to an older build buffers the signal (the projection writer
+        keeps its read model empty either way)."""
+        self._inp = self._inp.model_copy(update={"intake": self._inp.intake.erased()})
+        workflow.logger.info("personal data forgotten", extra={"seq": self._seq})
 
     # -- queries --------------------------------------------------------------------------------
 

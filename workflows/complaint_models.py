@@ -33,6 +33,15 @@ class ComplaintInput(BaseModel):
     """Which published policy version `policy` is (None: the policy file)."""
 
 
+class ForgetPersonalData(BaseModel):
+    """Signal `forget_personal_data`: the complaint's client was erased (PIPL); the workflow
+    keeps its intake without the person from now on, so no later input carries it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requested_by: Ref
+
+
 MATTER_CONFIRM = "confirm"
 MATTER_RELEASE = "release"
 """The matter registry's signals (`workflows.complaint_matter`), named here because both the

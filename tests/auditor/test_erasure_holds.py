@@ -12,13 +12,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import auditor
+from activities.complaints import ComplaintProjection
 from commands.base import CommandContext
 from commands.clients import COMMANDS as CLIENT
 from commands.complaints import COMMANDS as COMPLAINT
 from commands.privacy import erase
+from domain.complaint import ERASED_TEXT
 from domain.policy import Policy
 from infra.keys import KeyRing
 from projections.tables import clients, complaint_events, complaints, service_tasks
@@ -59,6 +62,21 @@ def _sealed_left(db: Engine, client_id: str) -> dict[str, int]:
                 if n:
                     left[f"{name}.{column.name}"] = n
     return left
+
+
+async def _last_projection_input(client: Client, workflow_id: str) -> ComplaintProjection:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "project_complaint"
+    ]
+    [model] = await client.data_converter.decode(
+        scheduled[-1].input.payloads, [ComplaintProjection]
+    )
+    assert isinstance(model, ComplaintProjection)
+    return model
 
 
 async def test_erasure_holds_for_complaints_in_every_stage_and_after(
@@ -126,6 +144,13 @@ async def test_erasure_holds_for_complaints_in_every_stage_and_after(
                 )
             ).all()
         assert {s for _, s in stages if _ != late} == {"closed"}
+
+        # The complaints open at the erasure dropped the intake from their state: the projection
+        # inputs they scheduled after it (recorded in their histories) carry none of it.
+        for cid in (at_assessment, at_investigation, at_resolution, at_follow_up):
+            last = await _last_projection_input(client, f"complaint-{cid}")
+            assert last.intake.content == ERASED_TEXT
+            assert last.intake.complainant.model_dump(exclude_none=True) == {"name": ERASED_TEXT}
 
         code = await auditor.run(["verify-projections", "--query", query, "--json"])
         report = json.loads(capsys.readouterr().out)

@@ -51,6 +51,7 @@ async def test_erasure_runs_through_the_workflow_and_holds(ctx: CommandContext, 
     )
     answer = await erase(ctx, "c-erase", {"requested_by": "dpo-01", "reason": "REQ-7"})
     assert answer["via"] == "workflow" and answer["erased_at"]
+    assert answer["complaints_told"] == 1, "the open complaint drops the person from its intake"
 
     handle = ctx.client.get_workflow_handle("client-c-erase", result_type=ClientView)
     result = await handle.result()
