@@ -63,6 +63,8 @@ def resolve(engine: Engine, file_policy: Policy, now: datetime) -> tuple[Policy,
 async def publish(ctx: CommandContext, path: str | None, body: dict[str, Any]) -> dict[str, Any]:
     if not path:
         raise CommandError("policy publish: give the policy file: policy publish FILE", "usage")
+    if "\x00" in path or len(path) > 4096:
+        raise CommandError("policy publish: FILE is not a file path", "usage")
     try:
         opts = PublishOptions.model_validate(body)
         policy = load_policy(Path(path))

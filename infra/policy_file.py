@@ -22,6 +22,10 @@ def load_policy(path: Path | None = None) -> Policy:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise PolicyFileError(f"policy file {path} does not exist") from exc
+    except OSError as exc:  # a directory, no permission, …
+        raise PolicyFileError(f"policy file {path} cannot be read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyFileError(f"policy file {path} is not UTF-8 text") from exc
     except tomllib.TOMLDecodeError as exc:
         raise PolicyFileError(f"policy file {path} is not valid TOML: {exc}") from exc
     try:

@@ -102,6 +102,10 @@ COMMANDS = [
     Spec("improvement", "done", {}, "measure", moves=True),
     Spec("improvement", "list", {"status": "open"}),
     Spec("notification", "list", {"status": "failed"}),
+    # The ID is the policy file: a drawn one names no file (or a directory), so it is refused.
+    Spec("policy", "publish", {"version": "fz-1", "effective_from": "2027-01-01"}),
+    Spec("policy", "list", {}),
+    Spec("policy", "show", {}),
     Spec("report", "build", {"period": "2026-03"}),
     Spec("report", "regulator", {"period": "2026-Q1"}),
     Spec("report", "kpi", {"period": "2026-03"}),
