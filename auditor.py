@@ -1,4 +1,5 @@
-"""`python auditor.py replay|history|rebuild-projections|verify-projections` (see CONTRACT.md).
+"""`python auditor.py replay|history|rebuild-projections|verify-projections|verify-access-log`
+(see CONTRACT.md).
 
 Exit status: 0 clean; 1 the audit found something (a run that cannot be replayed, a projection
 difference); 2 the audit could not run (bad arguments, unreachable server or database, missing
@@ -81,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     repair.add_argument("workflow_id")
     repair.add_argument("--reason", default="payload written without the codec")
 
+    chain = sub.add_parser(
+        "verify-access-log",
+        help="recompute the access log's hash chain; exit 1 naming the first broken row",
+    )
+
     for command in (rebuild, verify):
         origin = command.add_mutually_exclusive_group()
         origin.add_argument("--query", default="", help="only the runs this query matches")
@@ -90,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
             help="rebuild from the *.json exports in a directory instead of the server's",
         )
         command.add_argument("--actor", help="who runs it (default: CLIENT_CARE_ACTOR or user)")
-    for command in (replay, history, rebuild, verify, find, repair):
+    for command in (replay, history, rebuild, verify, find, repair, chain):
         command.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -320,6 +326,14 @@ async def _repair_plaintext(args: argparse.Namespace, ctx: _Context) -> int:
     return EXIT_OK
 
 
+async def _verify_access_log(args: argparse.Namespace, ctx: _Context) -> int:
+    from audit.access_chain import verify_chain
+
+    report = await asyncio.to_thread(verify_chain, ctx.engine)
+    _print(args, report.as_json(), report.as_text)
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
 _COMMANDS = {
     "find-plaintext": _find_plaintext,
     "repair-plaintext": _repair_plaintext,
@@ -327,6 +341,7 @@ _COMMANDS = {
     "history": _history,
     "rebuild-projections": _rebuild,
     "verify-projections": _verify,
+    "verify-access-log": _verify_access_log,
 }
 
 

@@ -296,7 +296,12 @@ access_log = Table(
     Column("client_id", String(64)),
     Column("workflow_id", String(128)),
     Column("purpose", String(128)),
+    # The hash chain (migration 0005's trigger fills these; audit/access_chain.py checks them).
+    Column("chain_seq", BigInteger, doc="place in the chain, assigned under the chain's lock"),
+    Column("prev_hash", String(64), doc="row_hash of the row before (64 zeros for the first)"),
+    Column("row_hash", String(64), doc="SHA-256 of prev_hash and this row's content"),
     Index("ix_access_log_client", "client_id", "at"),
+    Index("ix_access_log_chain", "chain_seq", unique=True),
 )
 
 policy_versions = Table(
