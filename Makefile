@@ -46,7 +46,9 @@ browser:
 pytest: $(STAMP) browser
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# Every check, the encryption-heavy tests once more under the 国密 suite included: issue 19 asks
+# the same tests to pass under both suites, and one not run by `make test` is not run by CI.
+test: lint typecheck pytest test-sm4
 
 # The calendar-sensitive tests again with the time-skipping server started on each of the
 # year's hard days (a month end, 29 February, 31 December): not part of `make test`, since it
@@ -55,10 +57,10 @@ test-dates: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m tests.test_any_date
 
 # The encryption-heavy tests again with the test key ring under SM4-GCM / HMAC-SM3 (docs/security.md
-# §3); `make test` runs them under AES-256-GCM, and tests/security/test_cipher_suites.py both.
+# §3); the main run has them under AES-256-GCM, and tests/security/test_cipher_suites.py both.
 SM4_TESTS = tests/security tests/infra/test_metrics.py tests/workflows/test_complaint_lifecycle.py \
 	tests/workflows/test_client_onboarding.py
-test-sm4: $(STAMP)
+test-sm4: $(STAMP) browser
 	CLIENT_CARE_CIPHER_SUITE=sm4-gcm PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(SM4_TESTS) $(PYTEST_ARGS)
 
 clean:
