@@ -157,7 +157,7 @@ def figures(
 
     received = closed = in15 = in30 = extended = overdue = withdrawn = 0
     rated = satisfied = score = compensated = 0
-    total = Decimal(0)
+    total = Decimal("0.00")  # CNY to the fen, even when nothing was paid
     for f in facts:
         if not f.reportable:
             continue

@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.kpi_period import ReportingPeriod
 from domain.policy import Policy
+from reports.captions import captions, percent
 from reports.charts import Chart
 from reports.datasets import Dataset
 
@@ -35,6 +36,16 @@ TILES = (
     ("repeat_complaints", "Repeat complaints", "pct"), ("complaints_received", "Complaints", "num"),
 )  # fmt: skip
 
+# Table columns holding a ratio: shown as percentages like the tiles and charts (the CSV files
+# keep the fractions, for whoever computes with them).
+PERCENT_COLUMNS = frozenset({
+    "compliance", "completion", "csat", "callback_completion", "deadline_compliance",
+    "complaint_satisfaction", "retention", "aum_growth", "repeat_complaints", "coverage",
+})  # fmt: skip
+
+# Columns of measured values, each with one number of decimals whatever the value (4.00, 3.75).
+DECIMALS = {"satisfaction_mean": 2, "quantitative_score": 1, "days_to_decision": 1}
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 header p{color:#555} h2{border-bottom:2px solid #1565c0;padding-bottom:.2rem;margin-top:2.5rem}
@@ -46,39 +57,53 @@ figure{margin:0} figure img{max-width:100%} figcaption{font-size:.85rem;color:#5
 table{border-collapse:collapse;margin:1rem 0;font-size:.85rem}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left} th{background:#f3f6fa}
 .overdue{color:#c62828;font-weight:600} .done{color:#2e7d32} .scroll{overflow-x:auto}
+table.wide{table-layout:fixed;width:100%;font-size:.75rem}
+table.wide th,table.wide td{overflow-wrap:anywhere;padding:.2rem .3rem}
 """
+# Tables with more columns than this are laid out to the page's width, their headers wrapping,
+# rather than scrolling sideways.
+WIDE_FROM = 8
 
 
 def _fmt(value: Any, kind: str = "") -> str:
     if value is None:
         return "–"  # no evidence, distinct from zero
     if kind == "pct" and isinstance(value, int | float):
-        return f"{100 * value:.1f} %"
+        return percent(value)
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.4g}"
     return str(value)
 
 
-def _figure(chart: Chart) -> str:
-    title = escape(chart.title)
+def _cell(column: str, value: Any) -> str:
+    if column in DECIMALS and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.{DECIMALS[column]}f}"
+    return _fmt(value, "pct" if column in PERCENT_COLUMNS else "")
+
+
+def _figure(chart: Chart, caption: str) -> str:
     return (
         f'<figure class="chart" data-chart="{escape(chart.name)}">'
-        f'<img alt="{title}" src="data:image/png;base64,{chart.png_base64}">'
-        f"<figcaption>{title}</figcaption></figure>"
+        f'<img alt="{escape(chart.title)}" src="data:image/png;base64,{chart.png_base64}">'
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
     )
 
 
 def _table(ds: Dataset) -> str:
-    head = "".join(f"<th>{escape(c)}</th>" for c in ds.columns)
+    # spaces for underscores, so a long column name wraps rather than widening its column
+    head = "".join(f"<th>{escape(c.replace('_', ' '))}</th>" for c in ds.columns)
     status = ds.columns.index("status") if "status" in ds.columns else None
     body = []
     for row in ds.rows:
         css = f' class="{escape(str(row[status]))}"' if status is not None else ""
-        cells = "".join(f"<td>{escape(_fmt(v))}</td>" for v in row)
+        cells = "".join(
+            f"<td>{escape(_cell(c, v))}</td>" for c, v in zip(ds.columns, row, strict=True)
+        )
         body.append(f"<tr{css}>{cells}</tr>")
     rows = "".join(body) or f'<tr><td colspan="{len(ds.columns)}">none</td></tr>'
+    wide = ' class="wide"' if len(ds.columns) > WIDE_FROM else ""
     return (
-        f'<div class="scroll"><table data-table="{escape(ds.name)}">'
+        f'<div class="scroll"><table{wide} data-table="{escape(ds.name)}">'
         f"<caption>{escape(ds.title)}</caption>"
         f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
     )
@@ -104,6 +129,7 @@ def render(
 ) -> str:
     zone = policy.zone()
     by_name = {c.name: c for c in charts}
+    notes = captions(data, policy.appraisal.deduct_below)
     parts = [
         f"<header><h1>Client care report {escape(period.label)}</h1>"
         f"<p>{period.start.astimezone(zone):%Y-%m-%d %H:%M} to "
@@ -113,7 +139,7 @@ def render(
         _tiles(firm, firm_score),
     ]
     for heading, chart_names, table_names in SECTIONS:
-        figures = "".join(_figure(by_name[n]) for n in chart_names)
+        figures = "".join(_figure(by_name[n], notes.get(n, by_name[n].title)) for n in chart_names)
         tables = "".join(_table(data[n]) for n in table_names)
         parts.append(
             f"<section><h2>{escape(heading)}</h2>"

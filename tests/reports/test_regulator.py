@@ -112,15 +112,15 @@ BY_CATEGORY = [
     ["regulatory_category", "fees_and_charges", "2", "2", "1", "2", "1", "0", "0", "2", "1",
      "3.5", "2", "1700.50"],
     ["regulatory_category", "information_disclosure", "0", "1", "0", "0", "0", "0", "0", "1", "1",
-     "4.0", "0", "0"],
+     "4.0", "0", "0.00"],
     ["regulatory_category", "personal_information", "1", "0", "0", "0", "0", "0", "0", "0", "0",
-     "", "0", "0"],
+     "", "0", "0.00"],
     ["regulatory_category", "product_returns", "1", "1", "1", "1", "0", "0", "0", "1", "1", "4.0",
-     "0", "0"],
+     "0", "0.00"],
     ["regulatory_category", "sales_suitability", "1", "0", "0", "0", "0", "1", "0", "0", "0", "",
-     "0", "0"],
+     "0", "0.00"],
     ["regulatory_category", "service_quality", "1", "0", "0", "0", "0", "0", "1", "0", "0", "",
-     "0", "0"],
+     "0", "0.00"],
 ]  # fmt: skip
 # hotline: received r1 r9, decided r1 r6 r9 (r6 after 36 days), mean (5 + 4 + 4) / 3
 HOTLINE = ["channel", "hotline", "2", "3", "2", "2", "0", "0", "0", "3", "3", "4.33", "1",
@@ -130,7 +130,7 @@ COMPLIANCE = ["department", "compliance", "2", "1", "0", "1", "1", "0", "1", "1"
               "500.00"]  # fmt: skip
 # unknown cause: r4 only (r5 is not reportable, so it makes no line of its own)
 UNKNOWN_CAUSE = ["root_cause", "unknown", "1", "0", "0", "0", "0", "0", "1", "0", "0", "", "0",
-                 "0"]  # fmt: skip
+                 "0.00"]  # fmt: skip
 
 
 def seed(engine: Engine) -> None:
@@ -189,7 +189,7 @@ async def test_a_month_and_a_bad_period(db: Engine, tmp_path: Path) -> None:
     out = await regulator(ctx, None, {"period": "2026-03", "out_dir": str(tmp_path)})
     firm = out["firm"]
     assert (firm["received"], firm["closed"], firm["overdue"], firm["withdrawn"]) == (2, 0, 1, 1)
-    assert firm["satisfaction_mean"] is None and firm["compensation_total"] == "0"
+    assert firm["satisfaction_mean"] is None and firm["compensation_total"] == "0.00"
     with pytest.raises(CommandError, match="2026-Q5"):
         await regulator(ctx, None, {"period": "2026-Q5"})
 
@@ -203,3 +203,5 @@ def test_the_report_has_a_regulator_section(db: Engine, tmp_path: Path) -> None:
     section = html.split("<h2>Regulator return</h2>", 1)[1].split("</section>", 1)[0]
     assert 'data-table="regulator_return"' in section
     assert "1700.50" in section
+    # one format per column: the means of 4 and 3.5 read 4.00 and 3.50 beside 3.75
+    assert all(f"<td>{m}</td>" in section for m in ("3.75", "4.00", "3.50"))

@@ -210,3 +210,101 @@ def test_charts_render_in_headless_chromium(march: ReportFiles, tmp_path: Path) 
     assert decoded is not None, dom[:500]
     assert int(decoded.group(1)) == len(CHARTS)
     assert len(re.findall(r"<figure class=\"chart\"", dom)) == len(CHARTS)
+
+
+class Captions(HTMLParser):
+    """Each chart's caption and each shown table's cells by column."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.captions: dict[str, str] = {}
+        self.titles: dict[str, str] = {}
+        self.cells: dict[str, dict[str, list[str]]] = {}
+        self._chart = self._table = self._tag = ""
+        self._heads: list[str] = []
+        self._col = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        self._tag = tag
+        if tag == "figure":
+            self._chart = a.get("data-chart", "")
+        elif tag == "img" and self._chart:
+            self.titles[self._chart] = a["alt"]
+        elif tag == "table":
+            self._table, self._heads = a.get("data-table", ""), []
+            self.cells[self._table] = {}
+        elif tag == "tr":
+            self._col = 0
+
+    def handle_data(self, data: str) -> None:
+        if self._tag == "figcaption":
+            self.captions[self._chart] = self.captions.get(self._chart, "") + data
+        elif self._tag == "th":
+            self._heads.append(data)
+        elif self._tag == "td" and self._table:
+            column = self._heads[self._col] if self._col < len(self._heads) else "?"
+            self.cells[self._table].setdefault(column, []).append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._col += 1
+        self._tag = ""
+
+
+def test_captions_say_what_to_notice_and_ratios_read_as_percentages(march: ReportFiles) -> None:
+    page = Captions()
+    page.feed(march.html.read_text(encoding="utf-8"))
+    assert set(page.captions) == CHARTS
+    for name, caption in page.captions.items():
+        assert caption != page.titles[name], name  # not the chart's title again
+    # From the seed's hand-worked month (seed.py):
+    # received k1 k2 k3 k4 k6: fees k1 k3 k6 is the largest category, 3 of 5
+    assert page.captions["complaints_by_category"] == "Largest: fees, 3 of 5 (60.0 %) complaints."
+    # decisions k1 (6 days, met) and k2 (20 days, late)
+    assert page.captions["resolution_times"] == (
+        "1 of 2 (50.0 %) decisions met the deadline; the slowest took 20 days."
+    )
+    # due: k1 met, k2 late (ops), k3 breached (it): firm 1 of 3, it 0 of 1
+    assert page.captions["deadline_compliance"] == (
+        "Firm: 33.3 % decided by the deadline; lowest: it, 0.0 % (0 of 1)."
+    )
+    # callbacks due t1 t2 (on time), t3 (never), t4 (late): adv-b 1 of 3
+    assert page.captions["callbacks_by_advisor"] == "Lowest: adv-b, 33.3 % (1 of 3)."
+    # c2 gold → platinum up, c3 gold → regular down
+    assert page.captions["tier_movements"] == "1 client(s) moved up a tier, 1 down."
+    ratios = page.cells["deadline_compliance"]["compliance"] + page.cells["kpi_scores"]["csat"]
+    assert ratios and all(r == "–" or r.endswith(" %") for r in ratios), ratios
+    assert "0.3333" not in march.html.read_text(encoding="utf-8")
+    # one client in each of four tiers: no tier is singled out
+    assert page.captions["tier_distribution"] == (
+        "Largest, tied: diamond, platinum, gold, regular, 1 each of 4 clients."
+    )
+    assert page.captions["callbacks_by_tier"] == "Lowest: regular, 0.0 % (0 of 1)."
+
+
+def test_every_table_fits_the_page_in_headless_chromium(march: ReportFiles, tmp_path: Path) -> None:
+    """No table scrolls sideways at a laptop's width: the browser measures each one."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "chromium is not installed (apt-get install chromium)"
+    probe = tmp_path / "fit.html"
+    probe.write_text(
+        march.html.read_text(encoding="utf-8").replace(
+            "</body>",
+            "<script>addEventListener('load', () => document.body.dataset.overflowing ="
+            " [...document.querySelectorAll('table')].filter(t => t.scrollWidth >"
+            " t.parentElement.clientWidth + 1).map(t => t.dataset.table).join(' ') || 'none')"
+            "</script></body>",
+        ),
+        encoding="utf-8",
+    )
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,900",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+         "--dump-dom", probe.as_uri()],
+        capture_output=True, text=True, timeout=90, check=True,
+    ).stdout  # fmt: skip
+    overflowing = re.search(r'data-overflowing="([^"]*)"', dom)
+    assert overflowing is not None, dom[:500]
+    assert overflowing.group(1) == "none"
