@@ -27,7 +27,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from commands.base import Command, CommandContext, CommandError, id_arg
+from commands.base import Command, CommandContext, CommandError, engine_for, id_arg
 from domain.client import ClientFile
 from domain.enums import ServiceStatus
 from domain.questionnaire import questionnaire_json
@@ -178,7 +178,23 @@ async def show(ctx: CommandContext, client_id: str | None, body: dict[str, Any])
     view = await guarded(
         f"client show: no client {cid}", lambda: handle.query(ClientServiceWorkflow.view)
     )
+    # The file is shown to a person: recorded first, and not shown if it cannot be (PIPL).
+    await asyncio.to_thread(_record_profile_read, ctx, cid, handle.id)
     return view.model_dump(mode="json")
+
+
+def _record_profile_read(ctx: CommandContext, client_id: str, workflow_id: str) -> None:
+    from projections.access import AccessAction, current_actor, record_access
+
+    with engine_for(ctx).begin() as conn:
+        record_access(
+            conn,
+            current_actor(),
+            AccessAction.PROFILE_READ,
+            client_id=client_id,
+            workflow_id=workflow_id,
+            purpose="client show",
+        )
 
 
 def _update_command(verb: str, update: Any, model: type[BaseModel]) -> Command:

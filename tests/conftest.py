@@ -54,6 +54,14 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPost
 def pg_url(pg_server: EmbeddedPostgres) -> str:
     """An empty database migrated to head: the migrations are what builds the schema."""
     upgrade(pg_server.url)
+    # Commands given no engine use the settings' database: this one, so that what they record
+    # (e.g. `client show`'s profile read) lands in the database the test reads.
+    os.environ["DATABASE_URL"] = pg_server.url
+    from commands.base import _settings_engine
+    from infra.settings import get_settings
+
+    get_settings.cache_clear()
+    _settings_engine.cache_clear()
     return pg_server.url
 
 
