@@ -4,7 +4,8 @@ Temporal's remote codec protocol: `POST …/encode`, `POST …/decode` (only the
 routes, for the CLI's per-namespace templating). The CLI authenticates with `Authorization:
 Bearer <token>`; a browser cannot add that header to the UI's requests, so a person signs in once
 at `/login` and the UI, with "Include cross-origin credentials", sends the SameSite=Strict session
-cookie. Every decode is recorded (the `audit` hook) before any clear text leaves.
+cookie. Every decode is recorded (the `audit` hook) before any clear text leaves, and every
+encode before its ciphertext is returned; see `DecodeAccess` for what a request cannot tell.
 """
 
 from __future__ import annotations
@@ -45,12 +46,21 @@ METRIC_PAYLOADS = "client_care_codec_payloads"
 
 @dataclass(frozen=True)
 class DecodeAccess:
-    """What the audit hook is told about one decode request (no payload content)."""
+    """What the audit hook is told about one encode or decode request (no payload content).
+
+    What a request can tell: how it authenticated, the namespace (`X-Namespace`, which the UI
+    and the CLI send), how many payloads, and whether a browser page sent it (an `Origin` of
+    the UI) or the CLI (none). What it cannot: the workflow, run or client the payloads belong
+    to. The codec protocol carries payloads only; the UI sends no workflow id, and a browser
+    sends a cross-origin request's Referer as the origin alone. Our payloads' metadata names
+    the key and cipher, not the workflow (payloads bound to their workflow would carry it)."""
 
     via: str  # "bearer" or "session"
     namespace: str | None
     payloads: int
     undecryptable: int
+    action: str = "decode"  # or "encode"
+    caller: str = "cli"  # "ui": sent from a page of the UI's origin
 
 
 AuditHook = Callable[[DecodeAccess], Awaitable[None]]
@@ -204,21 +214,31 @@ def make_app(
         payloads = await read_payloads(request)
         if isinstance(payloads, web.Response):
             return payloads
+        namespace = request.headers.get("X-Namespace")
+        caller = "ui" if request.headers.get("Origin") in origins else "cli"
         if action == "encode":
-            return reply([codec.encrypt(p) for p in payloads])
+            # Recorded too: an encode is someone preparing input for a workflow (e.g. the UI's
+            # signal or update form), with personal data in it.
+            refused = await audited(DecodeAccess(via, namespace, len(payloads), 0, action, caller))
+            return refused or reply([codec.encrypt(p) for p in payloads])
         decoded, failed = decode_for_display(payloads)
         if decoded_payloads is not None:
             decoded_payloads.add(len(payloads) - failed, {"result": "decoded"})
             if failed:
                 decoded_payloads.add(failed, {"result": "undecryptable"})
-        if audit is not None:
-            event = DecodeAccess(via, request.headers.get("X-Namespace"), len(payloads), failed)
-            try:
-                await audit(event)
-            except Exception:
-                log.exception("codec decode refused: the access could not be recorded")
-                return _error(503, "the access could not be recorded; nothing was decoded")
-        return reply(decoded)
+        refused = await audited(DecodeAccess(via, namespace, len(payloads), failed, action, caller))
+        return refused or reply(decoded)
+
+    async def audited(event: DecodeAccess) -> web.Response | None:
+        """None once the request is on record; else the refusal to send instead."""
+        if audit is None:
+            return None
+        try:
+            await audit(event)
+        except Exception:
+            log.exception("codec request refused: the access could not be recorded")
+            return _error(503, f"the access could not be recorded; nothing was {event.action}d")
+        return None
 
     async def read_payloads(request: web.Request) -> list[Payload] | web.Response:
         try:
@@ -295,16 +315,20 @@ def make_app(
 
 
 def database_audit(engine: Engine, actor_prefix: str = "codec") -> AuditHook:
-    """An audit hook writing one access_log row per decode request."""
+    """An audit hook writing one access_log row per encode or decode request."""
 
     def write(event: DecodeAccess) -> None:
+        action = (
+            AccessAction.CODEC_ENCODE if event.action == "encode" else AccessAction.CODEC_DECODE
+        )
         with engine.begin() as conn:
             record_access(
                 conn,
                 actor=f"{actor_prefix}:{event.via}",
-                action=AccessAction.CODEC_DECODE,
+                action=action,
                 purpose=(
-                    f"{event.payloads} payload(s), namespace {event.namespace or '?'}"
+                    f"{event.payloads} payload(s), namespace {event.namespace or '?'}, "
+                    f"from {event.caller}"
                     + (f", {event.undecryptable} not decryptable" if event.undecryptable else "")
                 ),
             )

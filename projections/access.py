@@ -25,6 +25,7 @@ class AccessAction:
     HISTORY_DECRYPT = "history-decrypt"  # auditor.py history: a decrypted timeline
     PROJECTION_REBUILD = "projection-rebuild"  # auditor.py rebuild/verify: decrypts inputs
     CODEC_DECODE = "codec-decode"  # the codec server decrypted payloads for the UI or CLI
+    CODEC_ENCODE = "codec-encode"  # the codec server encrypted payloads someone sent it
     PROFILE_READ = "profile-read"  # a client file opened for a person
     ERASE = "erase"  # PIPL deletion
 

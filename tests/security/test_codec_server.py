@@ -82,7 +82,11 @@ async def test_round_trip_with_the_bearer_token(
         assert resp.status == 200
         assert resp.headers["Cache-Control"] == "no-store"
         assert _payloads(await resp.json()) == [PLAIN, PLAIN]
-    assert audited == [DecodeAccess("bearer", "default", 2, 0)]
+    # Both directions are on record; no Origin: the CLI (or a script), not the UI.
+    assert audited == [
+        DecodeAccess("bearer", "default", 1, 0, action="encode", caller="cli"),
+        DecodeAccess("bearer", "default", 2, 0, action="decode", caller="cli"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -162,7 +166,7 @@ async def test_a_browser_signs_in_once_and_the_ui_sends_the_cookie(
         assert resp.status == 200
         assert resp.headers["Access-Control-Allow-Origin"] == UI
         assert _payloads(await resp.json()) == [PLAIN]
-    assert audited == [DecodeAccess("session", "default", 1, 0)]
+    assert audited == [DecodeAccess("session", "default", 1, 0, caller="ui")]
 
     forged = cookie.value.split(".")[0] + "." + "0" * 64
     http.cookie_jar.clear()
@@ -224,7 +228,17 @@ def test_database_audit_writes_access_log(db: Engine) -> None:
     with db.connect() as conn:
         row = conn.execute(select(access_log)).one()
     assert (row.actor, row.action) == ("codec:bearer", "codec-decode")
-    assert row.purpose == "3 payload(s), namespace default, 1 not decryptable"
+    assert row.purpose == "3 payload(s), namespace default, from cli, 1 not decryptable"
+    assert row.row_hash is not None  # in the access log's hash chain
+
+
+def test_database_audit_records_encodes_too(db: Engine) -> None:
+    record = database_audit(db)
+    asyncio.run(record(DecodeAccess("session", "ns-2", 1, 0, action="encode", caller="ui")))
+    with db.connect() as conn:
+        row = conn.execute(select(access_log)).one()
+    assert (row.actor, row.action) == ("codec:session", "codec-encode")
+    assert row.purpose == "1 payload(s), namespace ns-2, from ui"
 
 
 async def test_main_serves_with_settings_from_the_environment(keyring: KeyRing) -> None:
