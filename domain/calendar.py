@@ -176,8 +176,8 @@ def _streams(
         # not only the ones that happen to read its last year.
         table.check_matches(policy.holidays)
         table.check_covers(first_year, last_year)
-        streams.append(birthdays(state.birth_date, now, last_year, policy))
-        streams.append(holiday_greetings(table, now, last_year, policy))
+        streams.append(birthdays(state.birth_date, now, last_year, policy, state.client_id))
+        streams.append(holiday_greetings(table, now, last_year, policy, state.client_id))
     return streams
 
 

@@ -6,6 +6,7 @@ workflows receive a `Policy` in their input and never read files or settings the
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -86,6 +87,12 @@ class ServicePolicy(BaseModel):
         default=_p("P3D"), description="callbacks spread deterministically per client over this"
     )
     contact_hour: int = Field(default=10, ge=0, le=23, description="local hour greetings go out")
+    greeting_spread: IsoPeriod | None = Field(
+        default=None,
+        description="greetings go out across this window after contact_hour, at an offset fixed "
+        "per client, so a holiday does not wake every client in the same minute (unset: all at "
+        "contact_hour, as policies written before this setting had it)",
+    )
     contact_window_start: int = Field(
         default=9, ge=0, le=23, description="local hour from which clients may be contacted"
     )
@@ -98,6 +105,13 @@ class ServicePolicy(BaseModel):
     def _window(self) -> ServicePolicy:
         if self.contact_window_start >= self.contact_window_end:
             raise ValueError("service.contact_window_start must be before contact_window_end")
+        return self
+
+    @model_validator(mode="after")
+    def _spread_within_the_day(self) -> ServicePolicy:
+        spread = self.greeting_spread.approx() if self.greeting_spread else timedelta(0)
+        if self.contact_hour + spread / timedelta(hours=1) > 24:
+            raise ValueError("service.greeting_spread runs past midnight from contact_hour")
         return self
 
     @field_validator("callback_every")

@@ -303,3 +303,33 @@ def test_greeting_years_are_this_local_year_and_the_next() -> None:
     # 31 Dec 17:00 UTC is already 1 January in Shanghai.
     assert greeting_years(utc(2027, 12, 31, 17), POLICY) == (2028, 2029)
     assert greeting_years(utc(2027, 6, 1), POLICY) == (2027, 2028)
+
+
+def test_greetings_spread_over_the_window_each_client_at_its_own_fixed_minute() -> None:
+    """A holiday must not wake the whole book in one minute: with a 4-hour spread, a thousand
+    clients' Spring Festival greetings fall between 10:00 and 14:00 local, spread over the
+    window, each at the same instant every time it is asked."""
+    spread = POLICY.model_copy(
+        update={"service": ServicePolicy(greeting_spread=Period.parse("PT4H"))}
+    )
+    ten, two = utc(2027, 2, 6, 2), utc(2027, 2, 6, 6)  # 10:00 and 14:00 in Shanghai
+
+    def festival(client_id: str, policy: Policy) -> datetime:
+        found = of(
+            K.HOLIDAY_GREETING,
+            events(state(client_id=client_id, consents=CARE), utc(2027, 1, 15), policy=policy),
+        )
+        return found[0].due_at
+
+    due = [festival(f"c-{n:04d}", spread) for n in range(1000)]
+    assert all(ten <= d < two for d in due)
+    hours = {(d - ten) // timedelta(hours=1) for d in due}
+    assert hours == {0, 1, 2, 3}  # every hour of the window has some
+    assert len(set(due)) > 990  # all but a few at a minute of their own
+    assert festival("c-0007", spread) == festival("c-0007", spread)
+    assert festival("c-0007", POLICY) == ten  # no spread: all at the contact hour
+
+
+def test_a_spread_running_past_midnight_is_refused() -> None:
+    with pytest.raises(ValueError, match="greeting_spread"):
+        ServicePolicy(contact_hour=22, greeting_spread=Period.parse("PT3H"))
