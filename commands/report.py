@@ -13,9 +13,10 @@ Dates: `period_start` "2026-03-01" is local midnight in the policy's time zone; 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio.common import WorkflowIDConflictPolicy
@@ -26,6 +27,8 @@ from domain.kpi_period import ReportingPeriod
 from domain.policy import Policy
 from domain.refusals import field_problems
 from workflows.kpi_report import SCHEDULE_ID, KpiReportInput, KpiReportWorkflow
+
+T = TypeVar("T")
 
 
 def _instant(value: Any, field: str, policy: Policy, *, end: bool) -> datetime:
@@ -72,6 +75,20 @@ def kpi_input(body: dict[str, Any], policy: Policy) -> tuple[KpiReportInput, Rep
         raise CommandError(_short(str(exc)), "invalid") from exc
 
 
+async def _reading(work: Awaitable[T]) -> T:
+    """A report's read of PostgreSQL; the database out of reach is `unavailable` (exit 3), as
+    Temporal out of reach is, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return await work
+    except OperationalError as exc:
+        raise CommandError(
+            f"cannot read the read models: {type(exc.orig).__name__ if exc.orig else 'error'}",
+            "unavailable",
+        ) from None
+
+
 def _short(message: str, limit: int = 160) -> str:
     """Refusals quote what they refuse (a period label) but never a whole oversized input."""
     return message if len(message) <= limit else message[: limit - 1] + "…"
@@ -88,8 +105,8 @@ async def build(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> d
     # Open items are judged as of now, or as of `as_of` (e.g. the end of a simulated year).
     as_of = _instant(body["as_of"], "as_of", ctx.policy, end=False) if body.get("as_of") else None
     out_dir = Path(body.get("out_dir") or f"reports-{period.label}")
-    files = await asyncio.to_thread(
-        build_report, engine_for(ctx), period, out_dir, ctx.policy, as_of
+    files = await _reading(
+        asyncio.to_thread(build_report, engine_for(ctx), period, out_dir, ctx.policy, as_of)
     )
     return {"period": period.label, "html": str(files.html), "csv": [str(p) for p in files.csv]}
 
@@ -105,8 +122,8 @@ async def regulator(ctx: CommandContext, _id: str | None, body: dict[str, Any]) 
     _, period = kpi_input({k: v for k, v in body.items() if k != "out_dir"}, ctx.policy)
     # beside `report build`'s files of the same period, which include the same two tables
     out_dir = Path(body.get("out_dir") or f"reports-{period.label}")
-    paths, table = await asyncio.to_thread(
-        build_regulator_return, engine_for(ctx), period, out_dir, ctx.policy
+    paths, table = await _reading(
+        asyncio.to_thread(build_regulator_return, engine_for(ctx), period, out_dir, ctx.policy)
     )
     firm = dict(zip(table.columns[2:], table.rows[0][2:], strict=True))
     firm["compensation_total"] = str(firm["compensation_total"])

@@ -31,7 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, create_engine, insert
 
 from commands.base import CommandContext, CommandError
 from commands.report import regulator
@@ -205,3 +205,11 @@ def test_the_report_has_a_regulator_section(db: Engine, tmp_path: Path) -> None:
     assert "1700.50" in section
     # one format per column: the means of 4 and 3.5 read 4.00 and 3.50 beside 3.75
     assert all(f"<td>{m}</td>" in section for m in ("3.75", "4.00", "3.50"))
+
+
+async def test_the_database_out_of_reach_is_unavailable_not_a_traceback(tmp_path: Path) -> None:
+    gone = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    ctx = EngineContext(client=None, policy=POLICY, engine=gone)  # type: ignore[arg-type]
+    with pytest.raises(CommandError) as refused:
+        await regulator(ctx, None, {"period": "2026-Q1", "out_dir": str(tmp_path)})
+    assert refused.value.code == "unavailable"  # starter exits 3, as for Temporal
