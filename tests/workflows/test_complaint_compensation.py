@@ -19,7 +19,7 @@ from domain.regulatory import regulator_return
 from infra.keys import KeyRing
 from projections.tables import complaints
 from reports.queries import load_regulatory_facts
-from tests.helpers.complaint_env import complaint_context, intake
+from tests.helpers.complaint_env import complaint_context, intake, save_history
 from tests.workflows.test_complaint_lifecycle import ASSESS, in_days
 
 
@@ -59,3 +59,5 @@ async def test_the_latest_decisions_compensation_reaches_the_return(
     # decided twice, counted once; the decision is the latest, so the days run to it
     assert (firm.received, firm.compensated, firm.compensation_total) == (1, 1, Decimal("500.00"))
     assert (firm.rated, firm.satisfied) == (1, 1)
+    # a resolve update carrying a compensation, for the replay corpus
+    await save_history(ctx.client, f"complaint-{cid}", "resolved_with_compensation")
