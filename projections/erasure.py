@@ -16,32 +16,58 @@ client has no `clients` row cannot have been erased (the erasure refuses unknown
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, select
 
 from projections.tables import PERSONAL_COLUMNS, clients, complaints
 
+if TYPE_CHECKING:
+    from projections.registry import Write
 
-def _subjects(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """The client each row is about."""
-    if "client_id" in table.c:
-        return [row.get("client_id") for row in rows]
-    # complaint_events: its complaint's row is written first, in the same transaction.
-    ids = sorted({row["complaint_id"] for row in rows})
-    owners = dict(
-        conn.execute(
-            select(complaints.c.complaint_id, complaints.c.client_id).where(
-                complaints.c.complaint_id.in_(ids)
-            )
-        ).all()
+
+def _subjects(conn: Connection, writes: Sequence[Write]) -> list[list[Any]]:
+    """The client each row of each write is about (None for tables with no personal column)."""
+    # complaint_events rows name their complaint only: its owner comes from a complaints row
+    # in the same batch (the projector writes both), else from the table.
+    owners = {
+        row["complaint_id"]: row["client_id"]
+        for w in writes
+        if w.table.name == "complaints"
+        for row in w.rows
+    }
+    wanted = sorted(
+        {
+            row["complaint_id"]
+            for w in writes
+            if w.table.name in PERSONAL_COLUMNS and "client_id" not in w.table.c
+            for row in w.rows
+        }
+        - owners.keys()
     )
-    return [owners.get(row["complaint_id"]) for row in rows]
+    if wanted:
+        owners |= dict(
+            conn.execute(
+                select(complaints.c.complaint_id, complaints.c.client_id).where(
+                    complaints.c.complaint_id.in_(wanted)
+                )
+            ).all()
+        )
+    out: list[list[Any]] = []
+    for w in writes:
+        if w.table.name not in PERSONAL_COLUMNS:
+            out.append([None] * len(w.rows))
+        elif "client_id" in w.table.c:
+            out.append([row.get("client_id") for row in w.rows])
+        else:
+            out.append([owners.get(row["complaint_id"]) for row in w.rows])
+    return out
 
 
-def erased_among(conn: Connection, client_ids: Sequence[Any]) -> dict[str, datetime]:
+def erased_among(conn: Connection, client_ids: Iterable[Any]) -> dict[str, datetime]:
     """The erased clients among `client_ids`, locking their rows against an erasure in flight."""
     wanted = sorted({c for c in client_ids if c is not None})
     if not wanted:
@@ -55,26 +81,31 @@ def erased_among(conn: Connection, client_ids: Sequence[Any]) -> dict[str, datet
     return {client_id: at for client_id, at in found if at is not None}
 
 
-def hold_erasures(
-    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
-) -> Sequence[Mapping[str, Any]]:
-    """`rows` with the personal columns of erased clients emptied (and, for their `clients`
-    row, the erasure's date and do-not-contact kept)."""
-    personal = PERSONAL_COLUMNS.get(table.name)
-    if not personal or not rows:
-        return rows
-    subjects = _subjects(conn, table, rows)
-    erased = erased_among(conn, subjects)
+def hold_erasures(conn: Connection, writes: Sequence[Write]) -> list[Write]:
+    """`writes` with the personal columns of erased clients' rows emptied (and, for their
+    `clients` row, the erasure's date and do-not-contact kept): one lookup for the batch."""
+    if not any(w.table.name in PERSONAL_COLUMNS and w.rows for w in writes):
+        return list(writes)
+    subjects = _subjects(conn, writes)
+    erased = erased_among(conn, (s for per_write in subjects for s in per_write))
     if not erased:
-        return rows
-    held: list[Mapping[str, Any]] = []
-    for row, subject in zip(rows, subjects, strict=True):
+        return list(writes)
+    return [
+        _held(w, per_write, erased) if w.table.name in PERSONAL_COLUMNS else w
+        for w, per_write in zip(writes, subjects, strict=True)
+    ]
+
+
+def _held(w: Write, subjects: Sequence[Any], erased: Mapping[str, datetime]) -> Write:
+    personal = PERSONAL_COLUMNS[w.table.name]
+    rows: list[dict[str, Any]] = []
+    for row, subject in zip(w.rows, subjects, strict=True):
         if subject not in erased:
-            held.append(row)
+            rows.append(dict(row))
             continue
         emptied = {**row, **{c: None for c in personal if c in row}}
-        if table.name == "clients":
+        if w.table.name == "clients":
             emptied["erased_at"] = row.get("erased_at") or erased[subject]
             emptied["do_not_contact"] = True
-        held.append(emptied)
-    return held
+        rows.append(emptied)
+    return replace(w, rows=rows)

@@ -56,10 +56,9 @@ def apply_writes(conn: Connection, writes: Sequence[Write]) -> int:
     """Every projection row, live or rebuilt, is written here: an erased client's personal
     columns are emptied on the way (projections.erasure), whatever the row function produced."""
     written = 0
-    for w in writes:
-        rows = hold_erasures(conn, w.table, w.rows)
+    for w in hold_erasures(conn, writes):
         if w.mode == "newer":
-            written += upsert_newer(conn, w.table, rows, w.key)
+            written += upsert_newer(conn, w.table, w.rows, w.key)
         else:
-            written += insert_once(conn, w.table, rows, w.key)
+            written += insert_once(conn, w.table, w.rows, w.key)
     return written
