@@ -27,7 +27,7 @@ from infra.keys import KeyRing
 from projections.tables import clients, complaint_events, complaints, service_tasks
 from tests.auditor.rig import point_at
 from tests.auditor.test_real_workflows import _quiet
-from tests.helpers.complaint_env import complaint_worker, intake
+from tests.helpers.complaint_env import complaint_worker, intake, save_history
 from tests.workflows.test_client_support import client_body, client_worker
 
 ASSESSED = {"category": "fees", "severity": "medium", "department": "ops", "handler": "h-1"}
@@ -151,6 +151,9 @@ async def test_erasure_holds_for_complaints_in_every_stage_and_after(
             last = await _last_projection_input(client, f"complaint-{cid}")
             assert last.intake.content == ERASED_TEXT
             assert last.intake.complainant.model_dump(exclude_none=True) == {"name": ERASED_TEXT}
+
+        # The replay corpus's complaint told to forget its person (a signal: state only).
+        await save_history(client, f"complaint-{at_investigation}", "forgotten_after_erasure")
 
         code = await auditor.run(["verify-projections", "--query", query, "--json"])
         report = json.loads(capsys.readouterr().out)
