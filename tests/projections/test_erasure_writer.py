@@ -105,3 +105,36 @@ def test_an_erased_clients_rows_are_written_without_personal_data(db: Engine) ->
     assert people["c-w-erased"].name_enc is None
     assert people["c-w-erased"].erased_at == erased_at and people["c-w-erased"].do_not_contact
     assert bytes(people["c-w-kept"].name_enc) == b"sealed"
+
+
+def test_an_erasure_waits_for_a_projection_in_flight_and_then_empties_it(db: Engine) -> None:
+    """The writer's lock orders it against the erasure: an erasure that starts while a write
+    is in its transaction waits, then empties what that write committed."""
+    import threading
+
+    from activities.privacy import EraseRequest, erase_personal_data
+
+    with db.begin() as conn:
+        apply_writes(conn, [Write(clients, [_client("c-w-race", None)], ("client_id",))])
+    done = threading.Event()
+    writing = db.connect()
+    tx = writing.begin()
+    apply_writes(writing, _complaint("k-w-race", "c-w-race", 1))  # holds the client row's lock
+
+    def erase() -> None:
+        request = EraseRequest(client_id="c-w-race", requested_by="dpo-1", reason="REQ-race")
+        erase_personal_data(db, request)
+        done.set()
+
+    eraser = threading.Thread(target=erase)
+    eraser.start()
+    try:
+        assert not done.wait(0.5), "the erasure did not wait for the write in flight"
+        tx.commit()
+        assert done.wait(10)
+    finally:
+        writing.close()
+        eraser.join(10)
+    with db.connect() as conn:
+        row = conn.execute(select(complaints).where(complaints.c.complaint_id == "k-w-race")).one()
+    assert (row.content_enc, row.complainant_enc) == (None, None)
