@@ -47,8 +47,8 @@ class Tuning:
     The activity slots are the executor's size, so the two cannot disagree."""
 
     cached_workflows: int = 2000
-    workflow_task_slots: int = 100
-    max_pollers: int = 20
+    workflow_task_slots: int = 20
+    max_pollers: int = 5
 
     @classmethod
     def of(cls, settings: Settings) -> Tuning:
@@ -75,7 +75,7 @@ def build_worker(
     """`version` unset: this code's (infra.deployment.worker_version). `workflows`: a test's
     variant of the code, registered under the same type names. `activity_slots`: the size
     `executor` was made with (the SDK needs it; an executor does not say)."""
-    pollers = PollerBehaviorAutoscaling(minimum=2, maximum=tuning.max_pollers, initial=4)
+    pollers = PollerBehaviorAutoscaling(minimum=1, maximum=tuning.max_pollers, initial=2)
     return versioned_worker(
         client,
         version=version,
