@@ -47,7 +47,7 @@ class Tuning:
     The activity slots are the executor's size, so the two cannot disagree."""
 
     cached_workflows: int = 2000
-    workflow_task_slots: int = 20
+    workflow_task_slots: int = 4
     max_pollers: int = 5
 
     @classmethod

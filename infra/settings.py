@@ -90,11 +90,11 @@ class Settings(BaseSettings):
         "of a workflow not cached replays its history first",
     )
     worker_workflow_task_slots: int = Field(
-        default=20,
+        default=4,
         ge=1,
-        description="workflow tasks processed at once: they share one event loop, and a cold "
-        "workflow costs ~0.1 s of sandbox set-up, so 100 at once after a restart took 12 s each, "
-        "past the 10 s workflow task timeout (tests/faults/test_worker_sigkill.py)",
+        description="workflow tasks processed at once: they share one interpreter lock, so "
+        "more add latency, not throughput; 100 (and still 20) at once after a takeover took "
+        "10-12 s each, past the 10 s workflow task timeout (tests/faults/test_worker_sigkill.py)",
     )
     worker_activity_slots: int = Field(
         default=32, ge=1, description="activities at once; also the activity thread pool's size"
