@@ -68,24 +68,26 @@ def publish(engine: Engine, version: PolicyVersion, by: str, now: datetime) -> b
     return False
 
 
-def versions(engine: Engine) -> list[PolicyVersion]:
-    """Every published version, in publication order."""
+def stored_rows(engine: Engine) -> list[dict[str, object]]:
+    """Every published version's row, in publication order."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(policy_versions).order_by(
                 policy_versions.c.published_at, policy_versions.c.version_id
             )
-        ).all()
-    return [
-        PolicyVersion(version_id=r.version_id, effective_from=r.effective_from, policy=r.policy)
-        for r in rows
-    ]
-
-
-def stored_rows(engine: Engine) -> list[dict[str, object]]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(policy_versions).order_by(policy_versions.c.published_at))
+        )
         return [dict(r._mapping) for r in rows]
+
+
+def as_version(row: dict[str, object]) -> PolicyVersion:
+    return PolicyVersion.model_validate(
+        {k: row[k] for k in ("version_id", "effective_from", "policy")}
+    )
+
+
+def versions(engine: Engine) -> list[PolicyVersion]:
+    """Every published version, in publication order."""
+    return [as_version(r) for r in stored_rows(engine)]
 
 
 class PolicyAt(BaseModel):

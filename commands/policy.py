@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.policy import PolicyVersionConflict, stored_rows, versions
+from activities.policy import PolicyVersionConflict, as_version, stored_rows, versions
 from activities.policy import publish as store
 from commands.base import CommandContext, CommandError, engine_for
 from domain.identifiers import Key, Ref
@@ -109,18 +109,10 @@ async def list_versions(
     ctx: CommandContext, _id: str | None, body: dict[str, Any]
 ) -> dict[str, Any]:
     rows = await asyncio.to_thread(stored_rows, engine_for(ctx))
-    now = datetime.now(UTC)
-    current = in_force(await asyncio.to_thread(versions, engine_for(ctx)), now)
+    current = in_force([as_version(r) for r in rows], datetime.now(UTC))
     return {
         "versions": [
-            {
-                "version_id": r["version_id"],
-                "effective_from": r["effective_from"].isoformat(),  # type: ignore[attr-defined]
-                "digest": r["digest"],
-                "published_at": r["published_at"].isoformat(),  # type: ignore[attr-defined]
-                "published_by": r["published_by"],
-                "in_force": current is not None and r["version_id"] == current.version_id,
-            }
+            _facts(r) | {"in_force": current is not None and r["version_id"] == current.version_id}
             for r in rows
         ]
     }
@@ -133,13 +125,17 @@ async def show(ctx: CommandContext, version_id: str | None, body: dict[str, Any]
     row = next((r for r in rows if r["version_id"] == version_id), None)
     if row is None:
         raise CommandError(f"policy show: no policy version {version_id}", "not_found")
+    return _facts(row) | {"policy": row["policy"]}
+
+
+def _facts(row: dict[str, Any]) -> dict[str, Any]:
+    """What `list` and `show` both say of a version."""
     return {
         "version_id": row["version_id"],
-        "effective_from": row["effective_from"].isoformat(),  # type: ignore[attr-defined]
+        "effective_from": row["effective_from"].isoformat(),
         "digest": row["digest"],
-        "published_at": row["published_at"].isoformat(),  # type: ignore[attr-defined]
+        "published_at": row["published_at"].isoformat(),
         "published_by": row["published_by"],
-        "policy": row["policy"],
     }
 
 
