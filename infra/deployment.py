@@ -28,6 +28,7 @@ from functools import lru_cache
 from importlib import metadata
 from typing import Any, Literal, TypeVar
 
+import temporalio.api.deployment.v1 as deployment_pb
 import temporalio.api.workflowservice.v1 as wsv1
 from temporalio.client import Client
 from temporalio.common import WorkerDeploymentVersion
@@ -120,6 +121,28 @@ async def routing(client: Client, deployment_name: str) -> Routing | None:
     )
 
 
+async def _task_queues(
+    client: Client, version: WorkerDeploymentVersion
+) -> frozenset[tuple[str, int]]:
+    """The (task queue, type) pairs the server has seen `version` poll."""
+    request = wsv1.DescribeWorkerDeploymentVersionRequest(
+        namespace=client.namespace,
+        deployment_version=deployment_pb.WorkerDeploymentVersion(
+            deployment_name=version.deployment_name, build_id=version.build_id
+        ),
+    )
+    try:
+        answer = await _patiently(
+            lambda: client.workflow_service.describe_worker_deployment_version(request)
+        )
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return frozenset()
+        raise
+    infos = answer.worker_deployment_version_info.task_queue_infos
+    return frozenset((info.name, int(info.type)) for info in infos)
+
+
 async def wait_until_polling(client: Client, version: WorkerDeploymentVersion) -> None:
     """Until the server has seen a worker of `version` poll: routing to it is refused before.
     Callers bound the wait (`asyncio.timeout`)."""
@@ -130,9 +153,26 @@ async def wait_until_polling(client: Client, version: WorkerDeploymentVersion) -
         await asyncio.sleep(0.2)
 
 
+async def wait_until_serving(client: Client, version: WorkerDeploymentVersion) -> None:
+    """Until `version` polls every task queue, workflow and activity, that the current version
+    polls. A version is listed at its first poller, and its workers' other pollers register a
+    moment later; routing to it before then would leave the current version's work on a queue
+    nobody of the new version serves (the server refuses it while that queue is busy, and lets it
+    through while it is idle). Callers bound the wait (`asyncio.timeout`)."""
+    await wait_until_polling(client, version)
+    while True:
+        now = await routing(client, version.deployment_name)
+        if now is None or now.current is None or now.current == version.build_id:
+            return
+        current = WorkerDeploymentVersion(version.deployment_name, now.current)
+        if await _task_queues(client, current) <= await _task_queues(client, version):
+            return
+        await asyncio.sleep(0.2)
+
+
 async def set_current(client: Client, version: WorkerDeploymentVersion) -> None:
     """New workflows, and every auto-upgrade workflow at its next task, go to `version`."""
-    await wait_until_polling(client, version)
+    await wait_until_serving(client, version)
     request = wsv1.SetWorkerDeploymentCurrentVersionRequest(
         namespace=client.namespace,
         deployment_name=version.deployment_name,
@@ -145,7 +185,7 @@ async def set_current(client: Client, version: WorkerDeploymentVersion) -> None:
 async def set_ramping(client: Client, version: WorkerDeploymentVersion, percentage: float) -> None:
     """`percentage` of new workflows (and of auto-upgrade ones) go to `version`, the rest to
     the current version; 0 stops the ramp."""
-    await wait_until_polling(client, version)
+    await wait_until_serving(client, version)
     request = wsv1.SetWorkerDeploymentRampingVersionRequest(
         namespace=client.namespace,
         deployment_name=version.deployment_name,

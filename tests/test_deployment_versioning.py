@@ -42,7 +42,7 @@ from projections.crypto import FieldCipher
 from tests.helpers.complaint_env import intake
 from tests.helpers.workflows_v2 import V2_PATCH, v2_workflows
 from tests.workflows.test_client_support import client_body, metrics_for
-from worker import build_worker
+from worker import build_activities, build_worker
 from workflows import search_attributes
 
 
@@ -259,3 +259,45 @@ async def test_a_deploy_pins_complaints_and_moves_clients(
                 await complaint(cid).terminate("test over")
             for cid in (old_client, new_client):
                 await clients.COMMANDS["offboard"](ctx, cid, {"reason": "test over"})
+
+
+async def test_routing_waits_for_every_task_queue_of_the_current_version(
+    server: WorkflowEnvironment, db: Engine, keyring: KeyRing
+) -> None:
+    """A new version is listed as soon as one of its pollers is seen, say its workflow poller;
+    the server refuses to route to it until it also polls every task queue (workflow and
+    activity) the current version serves. A rollout waits for that, it does not fail."""
+    client: Client = server.client
+    run = uuid.uuid4().hex[:6]
+    queue = f"tq-{run}"
+    v1 = WorkerDeploymentVersion(deployment_name=f"cc-tq-{run}", build_id="v1")
+    v2 = WorkerDeploymentVersion(deployment_name=f"cc-tq-{run}", build_id="v2")
+    deps = ActivityDeps(engine=db, cipher=FieldCipher(keyring))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        async with AsyncExitStack() as workers:
+            await workers.enter_async_context(build_worker(client, queue, deps, pool, version=v1))
+            # v2's workflow poller alone: v2 is listed, but serves no activity task queue yet
+            await workers.enter_async_context(
+                deployment.versioned_worker(
+                    client, version=v2, claim="never", task_queue=queue, workflows=v2_workflows()
+                )
+            )
+            async with asyncio.timeout(30):
+                await deployment.wait_until_polling(client, v2)
+            ramp = asyncio.create_task(deployment.set_ramping(client, v2, 50))
+            await asyncio.sleep(3)
+            assert not ramp.done(), "routed to a version that does not serve every task queue"
+            await workers.enter_async_context(
+                deployment.versioned_worker(
+                    client,
+                    version=v2,
+                    claim="never",
+                    task_queue=queue,
+                    activities=build_activities(deps, client),
+                    activity_executor=pool,
+                )
+            )
+            async with asyncio.timeout(60):
+                await ramp
+            routed = await deployment.routing(client, v1.deployment_name)
+            assert routed is not None and (routed.current, routed.ramping) == ("v1", "v2")
