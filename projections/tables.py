@@ -269,6 +269,17 @@ improvement_measures = Table(
     Column("created_at", TS, nullable=False),
 )
 
+subject_keys = Table(
+    "subject_keys",
+    metadata,
+    Column("subject_id", String(64), primary_key=True, doc="the client id"),
+    Column("kid", String(32), doc="the ring key that wrapped it"),
+    Column("suite", String(16), doc="the cipher suite of the wrap and of the data key"),
+    Column("wrapped_dek", LargeBinary, doc="the data key wrapped by the ring; NULL: destroyed"),
+    Column("created_at", TS),
+    Column("destroyed_at", TS, doc="PIPL erasure: the key was destroyed then"),
+)
+
 # Every column that holds a person's data, by table: what a PIPL erasure empties and what the
 # projection writer never fills again for an erased client (projections.erasure). A test checks
 # that every `*_enc` and `*_hash` column of the schema is named here.

@@ -76,7 +76,7 @@ def test_each_login_holds_exactly_its_grants(cluster: EmbeddedPostgres) -> None:
     auditor = _privileges(cluster, "cc_auditor")
     codec = _privileges(cluster, "cc_codec")
     for table in TABLES:
-        if table == "access_log":
+        if table in ("access_log", "subject_keys"):
             continue
         assert worker[table] == everything, table
         assert reporting[table] == {"SELECT"}, table
@@ -86,6 +86,15 @@ def test_each_login_holds_exactly_its_grants(cluster: EmbeddedPostgres) -> None:
     assert reporting["access_log"] == set()
     assert auditor["access_log"] == {"SELECT", "INSERT"}
     assert codec["access_log"] == {"INSERT"}
+    # wrapped data keys: the writer keeps them; reporting never reads one; the codec server may
+    # see only which subjects were erased (a column grant), never a key
+    assert worker["subject_keys"] == everything
+    assert reporting["subject_keys"] == set()
+    assert auditor["subject_keys"] == {"SELECT"}
+    assert codec["subject_keys"] == set()
+    with _connect(cluster, "cc_codec") as conn:
+        conn.execute("SELECT subject_id, destroyed_at FROM subject_keys").fetchall()
+        _refused(conn, "SELECT wrapped_dek FROM subject_keys")
     for grants in (worker, reporting, auditor, codec):
         assert grants["alembic_version"] == set()
 
