@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.enums import Tier
 from domain.periods import IsoPeriod, Period
+from domain.text import Line
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -201,6 +203,65 @@ class AppraisalPolicy(BaseModel):
         return self
 
 
+class HeldRecords(StrEnum):
+    """What a retention hold keeps. The client's workflow holds the whole record while any hold
+    runs (README, "Erasure and legal holds"): identity and transaction records are not
+    separable from the rest of its file and history without a key of their own."""
+
+    IDENTITY = "identity"
+    TRANSACTIONS = "transactions"
+
+
+AML_MINIMUM = Period(months=120)
+"""Anti-money-laundering law: identity and transaction records are kept at least 10 years after
+the business relationship ends (DOMAIN §8)."""
+
+
+class RetentionHold(BaseModel):
+    """A retention another law sets, which a PIPL deletion request must wait for: until
+    `keep_for` after the relationship ends (`client offboard`), counted as a deadline is (the
+    end of the firm's local day on which it falls)."""
+
+    model_config = _STRICT
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="e.g. aml; shown, logged")
+    records: list[HeldRecords] = Field(min_length=1)
+    keep_for: IsoPeriod = Field(description="after the relationship ends")
+    basis: Line = Field(description="the law that sets it")
+
+    @model_validator(mode="after")
+    def _at_least_the_law(self) -> RetentionHold:
+        if len(set(self.records)) != len(self.records):
+            raise ValueError(f"privacy.holds {self.name}: a record kind is listed twice")
+        if self.keep_for.approx() < AML_MINIMUM.approx():
+            raise ValueError(
+                f"privacy.holds {self.name}: identity and transaction records are kept at least "
+                "P10Y after the relationship ends (AML law)"
+            )
+        return self
+
+
+class PrivacyPolicy(BaseModel):
+    """What a deletion request must respect (PIPL Art. 47 with the retention other laws set)."""
+
+    model_config = _STRICT
+    holds: list[RetentionHold] = Field(
+        default=[],
+        description="unset: no hold, an erasure shreds at once (what policies written before "
+        "this setting meant; the shipped file sets the AML hold)",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PrivacyPolicy:
+        names = [h.name for h in self.holds]
+        if len(set(names)) != len(names):
+            raise ValueError("privacy.holds: two holds share a name")
+        return self
+
+    def longest(self) -> RetentionHold | None:
+        """The hold that ends last: the whole record is kept until then."""
+        return max(self.holds, key=lambda h: h.keep_for.approx(), default=None)
+
+
 class Policy(BaseModel):
     model_config = _STRICT
     timezone: str = "Asia/Shanghai"
@@ -211,6 +272,7 @@ class Policy(BaseModel):
     complaints: ComplaintPolicy = ComplaintPolicy()
     schedules: SchedulePolicy = SchedulePolicy()
     appraisal: AppraisalPolicy = AppraisalPolicy()
+    privacy: PrivacyPolicy = PrivacyPolicy()
 
     @field_validator("timezone")
     @classmethod

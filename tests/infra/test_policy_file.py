@@ -9,7 +9,7 @@ import pytest
 
 from domain.enums import Tier
 from domain.periods import Period
-from domain.policy import Policy
+from domain.policy import HeldRecords, Policy, PrivacyPolicy, RetentionHold
 from infra.policy_file import PolicyFileError, load_policy
 from infra.settings import DEFAULT_POLICY, Settings
 
@@ -18,8 +18,17 @@ def test_shipped_file_holds_exactly_the_documented_defaults() -> None:
     # but for one setting the file turns on: a model default is what a policy written before
     # the setting means (running workflows carry such policies), so `greeting_spread` is off
     # by default in the model and on in the file new workflows start under
+    # (the same for `privacy.holds`: none in the model, the AML hold in the file)
     shipped = Policy().service.model_copy(update={"greeting_spread": Period.parse("PT4H")})
-    assert load_policy(DEFAULT_POLICY) == Policy().model_copy(update={"service": shipped})
+    aml = RetentionHold(
+        name="aml",
+        records=[HeldRecords.IDENTITY, HeldRecords.TRANSACTIONS],
+        keep_for=Period.parse("P10Y"),
+        basis="Anti-Money Laundering Law: customer identity and transaction records",
+    )
+    assert load_policy(DEFAULT_POLICY) == Policy().model_copy(
+        update={"service": shipped, "privacy": PrivacyPolicy(holds=[aml])}
+    )
 
 
 def test_override_sets_a_test_deadline_in_seconds(tmp_path: Path) -> None:
@@ -28,6 +37,12 @@ def test_override_sets_a_test_deadline_in_seconds(tmp_path: Path) -> None:
     policy = load_policy(path)
     assert policy.complaints.decision_within.exact == timedelta(seconds=20)
     assert policy.service.callback_every[Tier.DIAMOND].months == 1
+
+
+def _hold(
+    keep_for: str, *, records: str = '["identity", "transactions"]', name: str = "aml"
+) -> str:
+    return f'[[privacy.holds]]\nname = "{name}"\nrecords = {records}\n{keep_for}\nbasis = "AML"\n'
 
 
 @pytest.mark.parametrize(
@@ -41,6 +56,14 @@ def test_override_sets_a_test_deadline_in_seconds(tmp_path: Path) -> None:
         ("[tiers.gold]\naum = 99999999999\n", "tiers"),
         ('[holidays]\ngreet = ["Mid-Autumn Festival", "Moon Landing Day"]\n', "holidays.greet"),
         ('[holidays]\ncountry = "XX"\n', "holidays.country"),
+        # a retention hold: at least the AML law's 10 years, named, of known records, once each
+        (_hold('keep_for = "P5Y"'), "at least P10Y"),
+        (_hold('keep_for = "P10Y"', records='["identity", "identity"]'), "listed twice"),
+        (_hold('keep_for = "P10Y"', records='["emails"]'), "privacy.holds.0.records.0"),
+        (_hold('keep_for = "P10Y"', records="[]"), "privacy.holds.0.records"),
+        (_hold('keep_for = "ten years"'), "privacy.holds.0.keep_for"),
+        (_hold('keep_for = "P10Y"', name="AML Hold!"), "privacy.holds.0.name"),
+        (_hold('keep_for = "P10Y"') + _hold('keep_for = "P12Y"'), "share a name"),
     ],
 )
 def test_invalid_file_is_refused_naming_the_field(tmp_path: Path, text: str, field: str) -> None:
