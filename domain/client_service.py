@@ -32,7 +32,9 @@ from domain.calendar import (
 )
 from domain.client import BasicInfo, ClientFile, completeness
 from domain.consent import Consents, Purpose
-from domain.enums import RiskProfile, ServiceStatus, Tier
+from domain.deadlines import due_after
+from domain.enums import ClientKind, RiskProfile, ServiceStatus, Tier
+from domain.periods import IsoPeriod
 from domain.policy import Policy
 from domain.questionnaire import RiskAssessment
 
@@ -72,6 +74,20 @@ class Answered(BaseModel):
     answer: dict[str, Any]
 
 
+class Restriction(BaseModel):
+    """A PIPL deletion request met by a retention hold (`policy.privacy.holds`): from the
+    request on, the client is restricted (no processing, no display, no messages); the record
+    is shredded (`erase`) when the hold ends. `until` is None while the relationship still runs:
+    the hold runs until `keep_for` after it ends, so `offboard` sets it."""
+
+    requested_at: datetime
+    requested_by: str
+    reason: str
+    hold: str = Field(description="the policy's name of the hold the request met")
+    keep_for: IsoPeriod = Field(description="that hold's period, as it was at the request")
+    until: datetime | None = None
+
+
 class ServiceState(BaseModel):
     """Carried across continue-as-new: the client file and where the service stands."""
 
@@ -98,6 +114,15 @@ class ServiceState(BaseModel):
         default=None, description="greeted holidays' dates, loaded by an activity"
     )
     answered: list[Answered] = []
+    ended_at: datetime | None = Field(
+        default=None, description="the relationship ended (offboard): retention holds run from it"
+    )
+    restriction: Restriction | None = None
+    held_only: bool = Field(
+        default=False,
+        description="a run started for a deletion request after the service had ended: it holds "
+        "no file, and its `clients` row is left as stored until the erasure empties it",
+    )
 
     @property
     def client_id(self) -> str:
@@ -111,6 +136,11 @@ class ServiceState(BaseModel):
 
     def missing_fields(self) -> list[str]:
         return completeness(self.file).missing
+
+    @property
+    def restricted(self) -> bool:
+        """A deletion request waits for its hold: nothing is processed, shown or sent."""
+        return self.restriction is not None and self.erased_at is None
 
     def calendar(self) -> CalendarState:
         return CalendarState(
@@ -245,18 +275,84 @@ ERASED = "(erased)"
 def erase(state: ServiceState, now: datetime) -> None:
     """PIPL deletion on the client's request: the file keeps only what identifies no one (ids,
     kind, advisor, figures), contact is refused from now on, and the service ends."""
-    f = state.file
-    state.file = ClientFile(
+    state.file = placeholder_file(state.file, ERASED)
+    state.erased_at = now
+    state.status = ServiceStatus.CLOSED
+    state.answered = []  # earlier answers show the file as it was
+
+
+RESTRICTED = "(restricted)"
+
+
+def placeholder_file(f: ClientFile, name: str) -> ClientFile:
+    """What may still be shown of a client erased or restricted: what identifies no one (ids,
+    kind, advisor, figures); contact refused."""
+    return ClientFile(
         client_id=f.client_id,
         kind=f.kind,
-        basic=BasicInfo(name=ERASED),
+        basic=BasicInfo(name=name),
         metrics=f.metrics,
         advisor_id=f.advisor_id,
         consents=Consents(do_not_contact=True),
     )
-    state.erased_at = now
+
+
+def held_only(
+    client_id: str, kind: ClientKind, tier: Tier, advisor_id: str | None, ended_at: datetime
+) -> ServiceState:
+    """The state of a run started only to keep a deletion request's hold after the client's
+    service has ended: no file, the relationship's end, a counter after the old chain's."""
+    file = ClientFile(
+        client_id=client_id,
+        kind=kind,
+        basic=BasicInfo(name=RESTRICTED),
+        advisor_id=advisor_id,
+        consents=Consents(do_not_contact=True),
+    )
+    return ServiceState(
+        file=file,
+        tier=tier,
+        status=ServiceStatus.CLOSED,
+        onboarded_at=ended_at,
+        seq=first_seq(ended_at),
+        ended_at=ended_at,
+        held_only=True,
+    )
+
+
+def request_erasure(
+    state: ServiceState, now: datetime, policy: Policy, requested_by: str, reason: str
+) -> Restriction | None:
+    """A deletion request under the policy's holds: None when none runs (or it has run out), to
+    be shredded at once (`erase`); otherwise the state is restricted from now (returned) and
+    the service ends. The longest hold keeps the whole record (HeldRecords)."""
+    hold = policy.privacy.longest()
+    if hold is None:
+        return None
+    until = (
+        None if state.ended_at is None else due_after(state.ended_at, hold.keep_for, policy.zone())
+    )
+    if until is not None and until <= now:
+        return None
+    state.restriction = Restriction(
+        requested_at=now,
+        requested_by=requested_by,
+        reason=reason,
+        hold=hold.name,
+        keep_for=hold.keep_for,
+        until=until,
+    )
     state.status = ServiceStatus.CLOSED
-    state.answered = []  # earlier answers show the file as it was
+    state.answered = []  # earlier answers show the file
+    return state.restriction
+
+
+def relationship_ended(state: ServiceState, now: datetime, policy: Policy) -> None:
+    """`offboard`: the business relationship ends now, and so a hold waiting for it starts."""
+    state.ended_at = now
+    r = state.restriction
+    if r is not None and r.until is None:
+        r.until = due_after(now, r.keep_for, policy.zone())
 
 
 def change_tier(state: ServiceState, tier: Tier) -> None:

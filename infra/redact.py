@@ -31,6 +31,7 @@ LOGGABLE_KEYS = frozenset(
         "client_id", "complaint_id", "review_id", "period", "seq", "kind", "stage", "status",
         "tier", "via", "template", "channel", "purpose", "signal", "snapshots", "not_running",
         "error", "url", "cors_origin", "due", "signalled", "changes", "deployment_version",
+        "hold",  # a retention hold's name in the policy (`privacy.holds`), e.g. aml
         # the plaintext repair's event ids and counts (audit.plaintext)
         "event_id", "new_run_id", "reset_to_event", "dropped", "sqlstate",
         # a refused plaintext payload's declared encoding (infra.codec.PlaintextAlarm)

@@ -322,8 +322,12 @@ def outcome_row(s: ServiceState, task: OpenTask, cmd: CallbackOutcome, late: boo
 
 def client_record(s: ServiceState, p: Plan, policy: Policy) -> ClientRecord:
     segment = s.file.current_segment(policy)
+    file = s.file
+    if s.restricted:
+        # Stored as it was, and contact refused: the dispatcher suppresses what was queued.
+        file = file.revised(consents=file.consents.model_copy(update={"do_not_contact": True}))
     return ClientRecord(
-        file=s.file,
+        file=file,
         tier=s.tier,
         risk=s.risk(),
         risk_assessed_at=s.risk_assessed_at,
@@ -357,6 +361,13 @@ def show(
                 due,
             ]
         )
+    if (r := s.restriction) is not None and s.restricted:
+        until = r.until.date().isoformat() if r.until else f"{r.keep_for.iso()} after offboard"
+        workflow.set_current_details(
+            f"restricted: a deletion request kept by the {r.hold} hold until {until}, then "
+            "shredded; nothing is processed, shown or sent"
+        )
+        return wanted
     overdue = sum(1 for t in s.open_tasks if t.escalated)
     nxt = (
         f"next {p.service_kind} due {shown(p.service_due, policy.zone(), policy.timezone)}"

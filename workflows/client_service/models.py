@@ -14,9 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from activities.clients import TaskStatus
 from activities.privacy import ErasureReason
 from domain.client import ClientFile, ClientMetrics, FinancialInfo, Language
-from domain.client_service import Plan, ServiceState, TaskKind, workflow_id_for
+from domain.client_service import (
+    RESTRICTED,
+    Plan,
+    ServiceState,
+    TaskKind,
+    placeholder_file,
+    workflow_id_for,
+)
 from domain.consent import Consents
-from domain.enums import RiskLevel, RiskProfile, ServiceStatus, Tier
+from domain.enums import ClientKind, RiskLevel, RiskProfile, ServiceStatus, Tier
 from domain.identifiers import ClientId, Ref
 from domain.policy import Policy
 from domain.policy_versions import PolicyInForce
@@ -29,6 +36,17 @@ Note = Annotated[str, FreeText(max_length=2000, multiline=True)]
 Reason = Annotated[str, FreeText(max_length=500, multiline=True)]
 
 
+class EndedService(BaseModel):
+    """What `client erase` knows of a client whose service has ended, to start a run that
+    keeps the request's hold: no personal data, the relationship's end."""
+
+    model_config = ConfigDict(extra="forbid")
+    ended_at: datetime
+    kind: ClientKind
+    tier: Tier
+    advisor_id: ClientId | None = None
+
+
 class ClientServiceInput(BaseModel):
     """`state` is None on the first start (onboarding fills it) and carried on continue-as-new."""
 
@@ -38,6 +56,9 @@ class ClientServiceInput(BaseModel):
     versions: PolicyInForce = PolicyInForce()
     """Which published policy version `policy` is (None: the policy file), and one told of and
     not yet in force; carried on continue-as-new with the policy then in force."""
+    ended: EndedService | None = None
+    """Set by `client erase` for a client whose service had ended: the run exists to keep the
+    deletion request's hold (its first update is `erase_personal_data`)."""
 
 
 class OnboardClient(BaseModel):
@@ -165,9 +186,22 @@ class ClientView(BaseModel):
     """The published policy version the client is served under (None: the policy file)."""
     policy_pending: str | None = None
     """A version published and not yet in force for this client."""
+    ended_at: datetime | None = None
+    """The relationship ended (offboard)."""
+    restricted: bool = False
+    """A deletion request waits for a retention hold: the file is not shown (`(restricted)`)."""
+    restricted_hold: str | None = None
+    restricted_until: datetime | None = None
+    """When the hold ends and the record is shredded (None: 10 years, or the hold's period,
+    after the relationship ends, which it has not yet)."""
 
 
 def view_of(s: ServiceState, p: Plan, versions: PolicyInForce | None = None) -> ClientView:
+    restriction = s.restriction if s.restricted else None
+    if restriction is not None:  # shown without personal data
+        s = s.model_copy(
+            update={"file": placeholder_file(s.file, RESTRICTED), "risk_assessed_at": None}
+        )
     risk = s.risk()
     return ClientView(
         workflow_id=workflow_id_for(s.client_id),
@@ -194,4 +228,8 @@ def view_of(s: ServiceState, p: Plan, versions: PolicyInForce | None = None) -> 
         erased_at=s.erased_at,
         policy_version=versions.version_id if versions else None,
         policy_pending=versions.pending.version_id if versions and versions.pending else None,
+        ended_at=s.ended_at,
+        restricted=restriction is not None,
+        restricted_hold=restriction.hold if restriction else None,
+        restricted_until=restriction.until if restriction else None,
     )

@@ -16,7 +16,7 @@ command could move the state.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -49,6 +49,11 @@ to wait until its next command, which then met the continue-as-new in the same t
 # A start whose onboarding update was refused has nothing to serve; it ends after this.
 ONBOARDING_WAIT = timedelta(hours=1)
 
+LEGAL_HOLD = "client-service-legal-hold"
+"""A deletion request meets the policy's retention holds (`policy.privacy.holds`): under one,
+the client is restricted at once and shredded when it ends, on a durable timer; outside any,
+shredded at once as before. Runs that erased before this shred at once."""
+
 
 class Service:
     def __init__(self, inp: ClientServiceInput) -> None:
@@ -56,6 +61,10 @@ class Service:
         self._versions = inp.versions.model_copy()
         self._client_id = inp.client_id
         self.s: svc.ServiceState | None = inp.state
+        if self.s is None and (ended := inp.ended) is not None:
+            self.s = svc.held_only(
+                inp.client_id, ended.kind, ended.tier, ended.advisor_id, ended.ended_at
+            )
         self._woken = False
         self._queue: list[fx.Effect] = []
         self._plan = svc.Plan(wake_at=None, wake_for=None, service_due=None, service_kind=None)
@@ -74,6 +83,19 @@ class Service:
                 )
             except TimeoutError:
                 workflow.logger.warning("never onboarded; ending", extra=self._log())
+                return None
+        elif self.s.held_only and self.s.restriction is None and self.s.erased_at is None:
+            # Started by `client erase` with its request, which may still be on its way.
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        self._state.restriction is not None or self._state.erased_at is not None
+                    ),
+                    timeout=ONBOARDING_WAIT,
+                    timeout_summary="waiting for the deletion request",
+                )
+            except TimeoutError:
+                workflow.logger.warning("no deletion request; ending", extra=self._log())
                 return None
         drain = asyncio.create_task(self._drain())
         run_ends = self._policy.service.continue_as_new_after.after(workflow.now())
@@ -107,12 +129,38 @@ class Service:
         if s.status is not ServiceStatus.CLOSED:
             await self._holidays()
             s.done_keys = svc.live_done_keys(s, workflow.now(), self._policy)
+        if s.restricted:
+            await self._keep_hold(run_ends)
         await workflow.wait_condition(lambda: not self._queue and workflow.all_handlers_finished())
         drain.cancel()
-        if s.status is ServiceStatus.CLOSED:
+        if s.status is ServiceStatus.CLOSED and not s.restricted:
             return self.view()
         carried = {"state": s, "policy": self._policy, "versions": self._versions}
         workflow.continue_as_new(ClientServiceInput(**{**dict(inp), **carried}))
+
+    async def _keep_hold(self, run_ends: datetime) -> None:
+        """A restricted client's run sleeps, on a durable timer in its history, until its hold
+        ends and then shreds; or until it is due to continue as new, carrying the restriction.
+        An `offboard` meanwhile starts a hold that waited for the relationship to end."""
+        s = self._state
+        while (r := s.restriction) is not None and s.restricted:
+            now = workflow.now()
+            if r.until is not None and r.until <= now:
+                self._shred(r.requested_by, r.reason, [])
+                return
+            if now >= run_ends or workflow.info().is_continue_as_new_suggested():
+                return
+            wake = run_ends if r.until is None else min(r.until, run_ends)
+            ends = r.until.date().isoformat() if r.until else f"{r.keep_for.iso()} after offboard"
+            self._woken = False
+            try:
+                await workflow.wait_condition(
+                    lambda: self._woken,
+                    timeout=max(wake - now, timedelta(0)),
+                    timeout_summary=f"restricted: {r.hold} hold until {ends}, then shred",
+                )
+            except TimeoutError:
+                pass
 
     async def _drain(self) -> None:
         while True:
@@ -185,6 +233,8 @@ class Service:
     async def set_status(self, status: ServiceStatus) -> ClientView:
         s = self._state
         s.status = status
+        if status is ServiceStatus.CLOSED:
+            svc.relationship_ended(s, workflow.now(), self._policy)
         rows = self._cancelled(s) if status is ServiceStatus.CLOSED else []
         workflow.logger.info("service status", extra={**self._log(), "status": status.value})
         self._publish(rows)
@@ -195,17 +245,32 @@ class Service:
         the queue gets there (the emptied `clients` row first), and the service ends."""
         s = self._state
         rows = self._cancelled(s)
-        svc.erase(s, workflow.now())
+        if workflow.patched(LEGAL_HOLD):
+            held = svc.request_erasure(
+                s, workflow.now(), self._policy, cmd.requested_by, cmd.reason
+            )
+            if held is not None:
+                # Storage only from now: the service ends, the row refuses contact, the file
+                # is neither shown nor processed, and `_keep_hold` shreds it when the hold ends.
+                self._publish(rows, force=True)
+                workflow.logger.info(
+                    "personal data restricted", extra={**self._log(), "hold": held.hold}
+                )
+                return self.view()
+        self._shred(cmd.requested_by, cmd.reason, rows)
+        return self.view()
+
+    def _shred(self, requested_by: str, reason: str, rows: list[TaskRecord]) -> None:
+        """The erasure itself: out of the state at once, out of the read models as soon as the
+        queue gets there (the emptied `clients` row first)."""
+        svc.erase(self._state, workflow.now())
         self._publish(rows, force=True)
         self._queue.append(
             fx.EraseElsewhere(
-                EraseRequest(
-                    client_id=self._client_id, requested_by=cmd.requested_by, reason=cmd.reason
-                )
+                EraseRequest(client_id=self._client_id, requested_by=requested_by, reason=reason)
             )
         )
         workflow.logger.info("personal data erased", extra=self._log())
-        return self.view()
 
     async def change_tier(self, sig: TierChangeSignal) -> None:
         """From the tier review. Idempotent: the review signals again when its batch retries."""
@@ -246,8 +311,9 @@ class Service:
         shows the plan in search attributes and details, and wakes the run loop to re-plan."""
         s = self._state
         self._plan = svc.plan(s, workflow.now(), self._policy)
-        record = fx.client_record(s, self._plan, self._policy)
-        changed = force or record != self._written
+        # A run that only keeps a hold has no file to write: the row stays as stored.
+        record = None if s.held_only else fx.client_record(s, self._plan, self._policy)
+        changed = record is not None and (force or record != self._written)
         if changed or rows:
             self._queue.append(
                 fx.projection(

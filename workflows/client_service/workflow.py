@@ -109,6 +109,8 @@ class ClientServiceWorkflow:
                 type="InvalidClient",
             )
         s = self._service.s
+        if s is not None and s.restricted:
+            raise self._restricted("onboard", s)
         if s is not None and s.status is ServiceStatus.CLOSED:
             raise ApplicationError("onboard: the client was offboarded", type="ClientClosed")
 
@@ -188,6 +190,9 @@ class ClientServiceWorkflow:
     def _check_offboard(self, cmd: OffboardClient) -> None:
         if self._repeat():
             return
+        s = self._service.s
+        if s is not None and s.restricted and s.ended_at is None:
+            return  # the relationship ends now, and the hold's clock starts
         self._require_served("offboard")
 
     @workflow.update
@@ -204,6 +209,27 @@ class ClientServiceWorkflow:
             return
         if not isinstance(cmd, ErasePersonalData):  # a JSON null arrives as None
             raise ApplicationError("erase: requested_by and reason are required")
+        s = self._service.s
+        if s is not None and s.erased_at is not None:
+            raise ApplicationError(
+                f"erase: client {self._client_id}'s personal data was already erased on "
+                f"{s.erased_at.date().isoformat()}",
+                type="AlreadyErased",
+            )
+        if s is not None and (r := s.restriction) is not None:
+            until = (
+                r.until.date().isoformat()
+                if r.until
+                else "the relationship ends + " + (r.keep_for.iso())
+            )
+            raise ApplicationError(
+                f"erase: client {self._client_id} is already restricted on the request of "
+                f"{r.requested_at.date().isoformat()} ({r.reason}); the {r.hold} hold keeps "
+                f"the record until {until}, then it is shredded",
+                type="AlreadyRestricted",
+            )
+        if s is not None and s.held_only:
+            return
         self._require_served("erase")
 
     @workflow.signal
@@ -244,6 +270,17 @@ class ClientServiceWorkflow:
         s = self._service.s
         if s is None:
             raise ApplicationError("the client is not onboarded yet", type="NotOnboarded")
+        if s.restricted:
+            raise self._restricted(verb, s)
         if s.status is ServiceStatus.CLOSED:
             raise ApplicationError(f"{verb}: the client was offboarded", type="ClientClosed")
         return s
+
+    def _restricted(self, verb: str, s: svc.ServiceState) -> ApplicationError:
+        r = s.restriction
+        assert r is not None
+        return ApplicationError(
+            f"{verb}: client {self._client_id} is restricted (a deletion request held by the "
+            f"{r.hold} hold): nothing is processed until it is shredded",
+            type="ClientRestricted",
+        )

@@ -1,0 +1,61 @@
+"""Replay: a client erased through its workflow, recorded, replays on the current code.
+
+`tests/histories/2026-12/client_service_erased.json` was recorded before retention holds
+(`LEGAL_HOLD`): the old side of that patch, an erasure that shreds at once with no marker. Every
+run records a fresh one into a temporary folder (an erasure outside any hold: the marker, then
+the same shredding) and replays it. To save one (rename it if the old side must stay):
+
+    RECORD_ERASURE_HISTORIES=1 python -m pytest tests/workflows/test_erasure_histories.py
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from temporalio.client import Client, WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from commands.clients import COMMANDS
+from commands.privacy import erase
+from domain.enums import Tier
+from infra.keys import KeyRing
+from infra.temporal import data_converter
+from tests.helpers.histories import recording_dir
+from tests.workflows.test_client_support import client_body, client_worker, ctx, private_clock
+from workflows.client_service import ClientServiceWorkflow
+
+
+@pytest.fixture(scope="module")
+async def own_clock(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
+    async with private_clock(keyring) as env:
+        yield env
+
+
+async def test_an_erased_client_history_replays(
+    own_clock: WorkflowEnvironment, db: Engine, keyring: KeyRing, tmp_path: Path
+) -> None:
+    plain_dc = dataclasses.replace(data_converter(keyring), payload_codec=None)
+    plain = Client(
+        own_clock.client.service_client,
+        namespace=own_clock.client.namespace,
+        data_converter=plain_dc,
+    )
+    async with client_worker(plain, db, keyring, ends=["client-c-erased"]) as queue:
+        c = ctx(plain, queue)
+        await COMMANDS["onboard"](c, None, client_body("c-erased", Tier.GOLD))
+        answer = await erase(c, "c-erased", {"requested_by": "dpo-01", "reason": "REQ-H1"})
+        assert answer["via"] == "workflow" and answer["erased_at"]
+        handle = plain.get_workflow_handle("client-c-erased")
+        await handle.result()
+        history = await handle.fetch_history()
+    save = os.environ.get("RECORD_ERASURE_HISTORIES") == "1"
+    path = (recording_dir() if save else tmp_path) / "client_service_erased.json"
+    path.write_text(history.to_json())
+    replayer = Replayer(workflows=[ClientServiceWorkflow], data_converter=plain_dc)
+    await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
