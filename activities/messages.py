@@ -35,6 +35,7 @@ _CLIENT = ("name",)
 _COMPLAINT = (*_CLIENT, "complaint_id", "deadline")
 _STAFF_COMPLAINT = ("recipient_id", "complaint_id", "stage", "severity", "deadline")
 _EVENT = (*_CLIENT, "event_id", "event_title", "starts_at")
+_REQUEST = (*_CLIENT, "request_id", "request_kind", "deadline")
 
 # Every message the workflows queue, by template id, with the variables it is given.
 VARIABLES: dict[str, tuple[str, ...]] = {
@@ -61,6 +62,10 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "complaint_deadline_warning": _STAFF_COMPLAINT,
     "complaint_sla_breached": _STAFF_COMPLAINT,
     "complaint_reopened": _STAFF_COMPLAINT,
+    # DataSubjectRequestWorkflow: to the client, and to the privacy officer when overdue
+    "subject_request_acknowledged": _REQUEST,
+    "subject_request_answered": (*_REQUEST, "outcome", "rejection"),
+    "subject_request_overdue": ("recipient_id", "request_id", "request_kind", "deadline"),
     # ClientEventWorkflow
     "event_invitation_seminar": _EVENT,
     "event_invitation_exchange": _EVENT,

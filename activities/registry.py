@@ -15,6 +15,7 @@ from activities.kpi import KpiActivities
 from activities.notifications import NotificationActivities
 from activities.policy import PolicyActivities
 from activities.privacy import PrivacyActivities
+from activities.subject_requests import SubjectRequestActivities
 from activities.tier_review import TierReviewActivities
 from activities.tier_signals import TierSignalActivities
 
@@ -43,5 +44,6 @@ def build_activities(
         KpiActivities(deps),
         PrivacyActivities(deps),
         PolicyActivities(deps, client),
+        SubjectRequestActivities(deps, client),
     ]
     return [method for instance in instances for method in activity_methods(instance)]

@@ -15,6 +15,7 @@ from commands import (
     privacy,
     report,
     searches,
+    subject_requests,
 )
 from commands.base import Command
 
@@ -28,11 +29,12 @@ NOUNS: dict[str, dict[str, Command]] = {
     "search": searches.COMMANDS,
     "demo": {"load": demo.load, "year": demo_year.year},
     "policy": policy.COMMANDS,
+    "privacy": subject_requests.COMMANDS,
 }
 
 # Commands that start workflows: the starter resolves the published policy version for them.
 STARTS_WORKFLOWS: frozenset[tuple[str, str]] = frozenset(
-    {("client", "onboard"), ("client", "import"), ("complaint", "open")}
+    {("client", "onboard"), ("client", "import"), ("complaint", "open"), ("privacy", "request")}
 )
 
 # Commands that answer from the policy or PostgreSQL alone, without a Temporal connection.

@@ -20,13 +20,20 @@ class Purpose(StrEnum):
     CARE = "care"  # birthday and holiday greetings
     EVENTS = "events"  # seminars, exchange meetings, outdoor activities
     COMPLAINT = "complaint"  # acknowledgement, progress and outcome of the client's complaint
+    PRIVACY = "privacy"  # the answer to the client's own data-subject request (PIPL Art. 50)
+
+
+ANSWERS = frozenset({Purpose.COMPLAINT, Purpose.PRIVACY})
+"""Answers the firm owes the client by law: sent on any channel the client granted for
+anything, do-not-contact or not."""
 
 
 class Consents(BaseModel):
     """`granted[channel]` lists the purposes the client agreed to on that channel.
 
-    Complaint correspondence about the client's own complaint is a legal duty, so it is allowed
-    on any channel the client used or granted for anything, even under do-not-contact.
+    Complaint correspondence about the client's own complaint, and the answer to their own
+    data-subject request, are legal duties (`ANSWERS`), so they are allowed on any channel the
+    client used or granted for anything, even under do-not-contact.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -43,7 +50,7 @@ class Consents(BaseModel):
         }
 
     def allows(self, channel: ContactChannel, purpose: Purpose) -> bool:
-        if purpose is Purpose.COMPLAINT:
+        if purpose in ANSWERS:
             return channel in self.granted
         if self.do_not_contact:
             return False

@@ -34,6 +34,7 @@ BEHAVIOUR = {
     "KpiReportWorkflow": VersioningBehavior.PINNED,
     "ClientEventWorkflow": VersioningBehavior.PINNED,
     "PolicyRolloutWorkflow": VersioningBehavior.PINNED,
+    "DataSubjectRequestWorkflow": VersioningBehavior.PINNED,
     "ClientServiceWorkflow": VersioningBehavior.AUTO_UPGRADE,
 }
 FACTORY = ROOT / "infra" / "deployment.py"

@@ -9,6 +9,7 @@ from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_matter import ComplaintMatterWorkflow
 from workflows.kpi_report import KpiReportWorkflow
 from workflows.policy_rollout import PolicyRolloutWorkflow
+from workflows.subject_request import DataSubjectRequestWorkflow
 from workflows.tier_review import TierReviewWorkflow
 
 ALL_WORKFLOWS: list[type] = [
@@ -19,4 +20,5 @@ ALL_WORKFLOWS: list[type] = [
     KpiReportWorkflow,
     ClientEventWorkflow,
     PolicyRolloutWorkflow,
+    DataSubjectRequestWorkflow,
 ]

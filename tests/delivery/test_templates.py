@@ -24,6 +24,7 @@ from domain.client_service import GREETINGS
 from domain.policy import HolidayPolicy, Policy
 from infra.settings import Settings
 from workflows.complaint_effects import _NOTICES
+from workflows.subject_request import TEMPLATES as SUBJECT_REQUEST_TEMPLATES
 
 
 def test_every_template_the_workflows_queue_is_in_the_catalogue() -> None:
@@ -34,6 +35,7 @@ def test_every_template_the_workflows_queue_is_in_the_catalogue() -> None:
     queued |= {"callback_due", "plan_review_due"}
     queued |= {k.value for k in GREETINGS}
     queued |= {f"event_invitation_{k.value}" for k in EventKind}
+    queued |= set(SUBJECT_REQUEST_TEMPLATES)
     assert queued == set(VARIABLES)
 
 
@@ -41,7 +43,7 @@ def test_the_shipped_catalogue_is_valid_and_renders_every_message() -> None:
     catalogue = MessageCatalogue()
     templates = templates_for(Policy())
     catalogue.validate(templates)
-    assert len(templates) == 26  # 5 holidays, the birthday, 20 others
+    assert len(templates) == 29  # 5 holidays, the birthday, 23 others
     for template, variables in templates.items():
         for language in LANGUAGES:
             out = catalogue.render(template, language, dict.fromkeys(variables, "X"))

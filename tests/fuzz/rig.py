@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from commands import clients, complaints, events, improvements
+from commands import clients, complaints, events, improvements, subject_requests
 from commands.base import CommandContext, CommandError
 from commands.catalog import NOUNS
 from tests.faults.drive import ASSESS, client_file, intake, resolve_body
@@ -102,6 +102,21 @@ async def _measure(ctx: CommandContext) -> str:
     return measure_id
 
 
+async def _subject_request(ctx: CommandContext) -> str:
+    """A correction request of a fresh client, acknowledged and waiting for its answer."""
+    client_id = await _client(ctx)
+    answer = await subject_requests.request(ctx, None, subject_request_body(client_id))
+    return str(answer["request_id"])
+
+
+def subject_request_body(client_id: str) -> dict[str, Any]:
+    return {
+        "client_id": client_id,
+        "kind": "correction",
+        "correction": {"basic": {"phone": "13900139002"}},
+    }
+
+
 def event_body(event_id: str) -> dict[str, Any]:
     # Institutions of the diamond tier only: an event invites its whole segment from the shared
     # read models, and fuzzing should not send hundreds of invitations per example.
@@ -127,6 +142,7 @@ ROLES: dict[str, Callable[[CommandContext], Awaitable[str]]] = {
     "event": _event,
     "matter": _matter,
     "measure": _measure,
+    "subject_request": _subject_request,
 }
 
 

@@ -106,6 +106,13 @@ COMMANDS = [
     Spec("policy", "publish", {"version": "fz-1", "effective_from": "2027-01-01"}),
     Spec("policy", "list", {}),
     Spec("policy", "show", {}),
+    # A client nobody onboarded: refused (not found); the role's requests name real clients.
+    Spec("privacy", "request", {"client_id": "fz-client-1", "kind": "access", "request_id": FRESH}),
+    Spec(
+        "privacy", "fulfil", {"by": "staff-1", "identity_verified": True}, "subject_request", True
+    ),
+    Spec("privacy", "reject", {"by": "staff-1", "reason": "unfounded"}, "subject_request", True),
+    Spec("privacy", "show", {}, "subject_request"),
     Spec("report", "build", {"period": "2026-03"}),
     Spec("report", "regulator", {"period": "2026-Q1"}),
     Spec("report", "kpi", {"period": "2026-03"}),
@@ -139,6 +146,8 @@ UPDATES: list[tuple[str, str, Any]] = [
     ("event", "record_attendance", {"attended": ["fzc-nobody"]}),
     ("event", "close", {}),
     ("matter", "claim", {"complaint_id": "fz-someone-else"}),
+    ("subject_request", "fulfil", {"by": "staff-1", "identity_verified": True}),
+    ("subject_request", "reject", {"by": "staff-1", "reason": "identity_not_verified"}),
 ]
 
 

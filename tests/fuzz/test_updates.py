@@ -24,6 +24,7 @@ WORKFLOW_ID = {
     "client": "client-{}",
     "event": "event-{}",
     "matter": "{}",
+    "subject_request": "dsr-{}",
 }
 
 

@@ -15,6 +15,7 @@ QUERIES = {
     "ClientServiceWorkflow": "view",
     "ClientEventWorkflow": "view",
     "ComplaintMatterWorkflow": "owner",
+    "DataSubjectRequestWorkflow": "state",
 }
 STACK_TRACE = "__stack_trace"  # built in: any workflow answers it once a worker replays it
 

@@ -1,0 +1,312 @@
+"""What answering a data-subject request does outside its workflow (PIPL Art. 44-47).
+
+- An access request's copy: everything the read models hold about the client, decrypted,
+  gathered into one JSON document and sealed with the field cipher (bound to the request id),
+  written to `<copies dir>/<request id>.sealed`. A file, not an outbox attachment: the outbox is
+  plain text by design and its channels (SMS) carry no files; staff hand the sealed file over
+  through the firm's secure channel, and anyone holding the key ring can open it
+  (`open_copy`). The read is recorded in the access log once per request.
+- A correction: the client workflow's own `update_profile` update, so the change is validated,
+  recorded and projected exactly as any other profile change.
+- A deletion: the client workflow's own `erase_personal_data` update (whatever that path
+  checks first - a legal hold - it checks for this request too), or the read models directly
+  when the client's workflow has already ended, as `client erase` does; then the client's open
+  complaints are told to forget the person.
+
+Activities cannot import the workflows, so the client workflow's updates and the complaint's
+signal are called by name with plain JSON bodies (the models' field names are the contract).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+from sqlalchemy import Engine, select
+from temporalio import activity
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.complaints import sealing_context
+from activities.deps import ActivityDeps
+from activities.privacy import EraseRequest, UnknownClientError, erase_personal_data
+from domain.identifiers import ClientId, Ref
+from domain.subject_request import SealedCopy
+from infra.settings import DATA_DIR
+from projections.access import record_access
+from projections.crypto import FieldCipher
+from projections.tables import access_log, clients, complaints, service_tasks
+
+COPIES_DIR = DATA_DIR / "subject-copies"
+SUBJECT_COPY = "subject-copy"
+"""The access-log action of an access request's copy."""
+
+
+def copy_context(request_id: str) -> str:
+    return f"subject-copy:{request_id}"
+
+
+class CopyRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    request_id: Ref
+    client_id: ClientId
+    requested_by: Ref
+
+
+class CorrectionRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    request_id: Ref
+    client_id: ClientId
+    requested_by: Ref
+    correction: dict[str, JsonValue]
+    """A `ProfileUpdate` body (basic and/or financial), as the client workflow takes it."""
+
+
+class SubjectErasure(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    request_id: Ref
+    client_id: ClientId
+    requested_by: Ref
+
+
+class SubjectErasureResult(BaseModel):
+    via: str  # "workflow" or "read models"
+    complaints_told: int
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if value is not None and hasattr(value, "isoformat") else value
+
+
+def gather(engine: Engine, cipher: FieldCipher, client_id: str) -> dict[str, Any]:
+    """The client's data as the read models hold it, decrypted: the file, complaints, tasks."""
+    with engine.connect() as conn:
+        row = conn.execute(select(clients).where(clients.c.client_id == client_id)).first()
+        if row is None:
+            raise UnknownClientError(f"no client {client_id!r} in the read models")
+        complaint_rows = conn.execute(
+            select(complaints)
+            .where(complaints.c.client_id == client_id)
+            .order_by(complaints.c.received_at, complaints.c.complaint_id)
+        ).all()
+        task_rows = conn.execute(
+            select(service_tasks)
+            .where(service_tasks.c.client_id == client_id)
+            .order_by(service_tasks.c.due_at, service_tasks.c.task_id)
+        ).all()
+    profile = (
+        cipher.open(row.profile_enc, context=f"client:{client_id}") if row.profile_enc else None
+    )
+    own = {
+        "client_id": client_id,
+        "kind": row.kind,
+        "tier": row.tier,
+        "risk_profile": row.risk_profile,
+        "risk_level": row.risk_level,
+        "risk_assessed_at": _iso(row.risk_assessed_at),
+        "advisor_id": row.advisor_id,
+        "status": row.status,
+        "consents": row.consents,
+        "do_not_contact": row.do_not_contact,
+        "language": row.language,
+        "onboarded_at": _iso(row.onboarded_at),
+        "erased_at": _iso(row.erased_at),
+        "file": profile,
+    }
+    complaint_list = []
+    for c in complaint_rows:
+        cid = c.complaint_id
+        complaint_list.append(
+            {
+                "complaint_id": cid,
+                "channel": c.channel,
+                "stage": c.stage,
+                "category": c.category,
+                "received_at": _iso(c.received_at),
+                "closed_at": _iso(c.closed_at),
+                "outcome": c.outcome,
+                "content": cipher.open(
+                    c.content_enc, context=sealing_context("complaints", "content_enc", cid)
+                )
+                if c.content_enc
+                else None,
+                "complainant": cipher.open(
+                    c.complainant_enc,
+                    context=sealing_context("complaints", "complainant_enc", cid),
+                )
+                if c.complainant_enc
+                else None,
+            }
+        )
+    tasks = [
+        {
+            "task_id": t.task_id,
+            "kind": t.kind,
+            "due_at": _iso(t.due_at),
+            "status": t.status,
+            "completed_at": _iso(t.completed_at),
+            "outcome": t.outcome,
+        }
+        for t in task_rows
+    ]
+    return {"client": own, "complaints": complaint_list, "service_tasks": tasks}
+
+
+def write_copy(
+    engine: Engine, cipher: FieldCipher, directory: Path, req: CopyRequest
+) -> SealedCopy:
+    document = gather(engine, cipher, req.client_id)
+    document["request_id"] = req.request_id
+    sealed = cipher.seal(document, context=copy_context(req.request_id))
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{req.request_id}.sealed"
+    # Written whole or not at all: a retry after a crash replaces a partial file.
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(sealed)
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+    with engine.begin() as conn:
+        purpose = f"PIPL access request {req.request_id}"
+        seen = conn.execute(
+            select(access_log.c.id)
+            .where(access_log.c.client_id == req.client_id)
+            .where(access_log.c.action == SUBJECT_COPY)
+            .where(access_log.c.purpose == purpose)
+            .limit(1)
+        ).first()
+        if seen is None:
+            record_access(
+                conn,
+                actor=req.requested_by,
+                action=SUBJECT_COPY,
+                client_id=req.client_id,
+                purpose=purpose,
+            )
+    sections = {
+        "client": 1,
+        "complaints": len(document["complaints"]),
+        "service_tasks": len(document["service_tasks"]),
+    }
+    return SealedCopy(
+        path=str(path),
+        sha256=hashlib.sha256(sealed).hexdigest(),
+        size=len(sealed),
+        sections=sections,
+    )
+
+
+def open_copy(cipher: FieldCipher, path: Path, request_id: str) -> Any:
+    """The copy's document (for whoever holds the key ring and hands it over)."""
+    return cipher.open(path.read_bytes(), context=copy_context(request_id))
+
+
+def _refused(err: WorkflowUpdateFailedError) -> ApplicationError:
+    cause = err.cause
+    message = getattr(cause, "message", None) or str(cause)
+    kind = getattr(cause, "type", None) or "Refused"
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+class SubjectRequestActivities:
+    def __init__(self, deps: ActivityDeps, client: Client, copies_dir: Path | None = None) -> None:
+        self._deps = deps
+        self._client = client
+        self._dir = copies_dir or COPIES_DIR
+
+    @activity.defn(name="produce_subject_copy")
+    def produce_subject_copy(self, req: CopyRequest) -> SealedCopy:
+        try:
+            return write_copy(self._deps.engine, self._deps.cipher, self._dir, req)
+        except UnknownClientError as err:
+            raise ApplicationError(str(err), type="UnknownClient", non_retryable=True) from None
+
+    @activity.defn(name="correct_client_profile")
+    async def correct_client_profile(self, req: CorrectionRequest) -> str:
+        """The client workflow's answer id; its refusal (say, a bad value) answers for good."""
+        handle = self._client.get_workflow_handle(f"client-{req.client_id}")
+        try:
+            await handle.execute_update(
+                "update_profile", req.correction, id=f"{req.request_id}:correction",
+                result_type=dict,
+            )  # fmt: skip
+        except WorkflowUpdateFailedError as err:
+            raise _refused(err) from None
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise ApplicationError(
+                    f"client {req.client_id} is not being served; nothing to correct",
+                    type="ClientNotServed",
+                    non_retryable=True,
+                ) from None
+            raise
+        return req.client_id
+
+    @activity.defn(name="erase_client_for_subject_request")
+    async def erase_client_for_subject_request(self, req: SubjectErasure) -> SubjectErasureResult:
+        handle = self._client.get_workflow_handle(f"client-{req.client_id}")
+        body = {"requested_by": req.requested_by, "reason": req.request_id}
+        via = "workflow"
+        try:
+            await handle.execute_update(
+                "erase_personal_data", body, id=f"{req.request_id}:erase", result_type=dict
+            )
+        except WorkflowUpdateFailedError as err:
+            if getattr(err.cause, "type", None) != "ClientClosed":
+                raise _refused(err) from None
+            via = "read models"
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            via = "read models"
+        if via == "read models":
+            erase = EraseRequest(
+                client_id=req.client_id, requested_by=req.requested_by, reason=req.request_id
+            )
+            try:
+                await asyncio.to_thread(erase_personal_data, self._deps.engine, erase)
+            except UnknownClientError as err:
+                raise ApplicationError(str(err), type="UnknownClient", non_retryable=True) from None
+        told = await self._forget_in_complaints(req)
+        return SubjectErasureResult(via=via, complaints_told=told)
+
+    async def _forget_in_complaints(self, req: SubjectErasure) -> int:
+        """As `client erase` does: each running complaint drops the person from its intake."""
+        query = (
+            "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running' "
+            f"AND ClientId = '{req.client_id}'"
+        )
+        try:
+            running = [e.id async for e in self._client.list_workflows(query)]
+        except RPCError as err:
+            if err.status != RPCStatusCode.UNIMPLEMENTED:
+                raise
+            running = await asyncio.to_thread(self._open_in_read_models, req.client_id)
+        told = 0
+        for workflow_id in running:
+            try:
+                await self._client.get_workflow_handle(workflow_id).signal(
+                    "forget_personal_data", {"requested_by": req.requested_by}
+                )
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                continue
+            told += 1
+        return told
+
+    def _open_in_read_models(self, client_id: str) -> list[str]:
+        with self._deps.engine.connect() as conn:
+            rows = conn.execute(
+                select(complaints.c.workflow_id)
+                .where(
+                    complaints.c.client_id == client_id,
+                    complaints.c.stage.not_in(("closed", "withdrawn")),
+                )
+                .order_by(complaints.c.workflow_id)
+            )
+            return list(rows.scalars())
