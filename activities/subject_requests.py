@@ -28,7 +28,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, JsonValue
 from sqlalchemy import Engine, select
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -205,6 +210,27 @@ def open_copy(cipher: FieldCipher, path: Path, request_id: str) -> Any:
     return cipher.open(path.read_bytes(), context=copy_context(request_id))
 
 
+SETTLE_POLLS = 600
+SETTLE_POLL = 0.1  # seconds: a minute in all, inside the activity's two
+
+
+async def settled(handle: WorkflowHandle[Any, Any]) -> None:
+    """Waits until the client workflow has performed the effects its update queued (the read
+    models show the correction or the erasure), so the request is answered only once it is
+    true there too. A workflow that cannot be asked (it ended and is gone) has none left."""
+    for _ in range(SETTLE_POLLS):
+        try:
+            pending = await handle.query("unsettled", result_type=int)
+        except (WorkflowQueryFailedError, RPCError):
+            return
+        if pending == 0:
+            return
+        activity.heartbeat()
+        await asyncio.sleep(SETTLE_POLL)
+    # retried: the update is answered again by its id (or the read models are erased directly)
+    raise ApplicationError("the client's change has not reached the read models yet")
+
+
 def _refused(err: WorkflowUpdateFailedError) -> ApplicationError:
     cause = err.cause
     message = getattr(cause, "message", None) or str(cause)
@@ -244,6 +270,7 @@ class SubjectRequestActivities:
                     non_retryable=True,
                 ) from None
             raise
+        await settled(handle)
         return req.client_id
 
     @activity.defn(name="erase_client_for_subject_request")
@@ -255,6 +282,7 @@ class SubjectRequestActivities:
             await handle.execute_update(
                 "erase_personal_data", body, id=f"{req.request_id}:erase", result_type=dict
             )
+            await settled(handle)
         except WorkflowUpdateFailedError as err:
             if getattr(err.cause, "type", None) != "ClientClosed":
                 raise _refused(err) from None
