@@ -334,7 +334,8 @@ class Dispatcher:
         values["deadline"] = _local(params.get("sla_deadline"), p, last_day=True)
         values["due_at"] = _local(params.get("due_at"), p)
         values["tier"] = params.get("tier")
-        values |= {k: params.get(k) for k in ("request_id", "request_kind", "rejection")}
+        values |= {k: params.get(k) for k in ("request_id", "request_kind", "rejection", "hold")}
+        values["restricted_until"] = _local(params.get("restricted_until"), p, last_day=True)
         values["client_id"] = row.client_id
         occasion = str(params.get("occasion", ""))
         parts = occasion.split(":")

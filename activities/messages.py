@@ -64,7 +64,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "complaint_reopened": _STAFF_COMPLAINT,
     # DataSubjectRequestWorkflow: to the client, and to the privacy officer when overdue
     "subject_request_acknowledged": _REQUEST,
-    "subject_request_answered": (*_REQUEST, "outcome", "rejection"),
+    "subject_request_answered": (*_REQUEST, "outcome", "rejection", "hold", "restricted_until"),
     "subject_request_overdue": ("recipient_id", "request_id", "request_kind", "deadline"),
     # ClientEventWorkflow
     "event_invitation_seminar": _EVENT,

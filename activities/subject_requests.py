@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +78,17 @@ class SubjectErasure(BaseModel):
     request_id: Ref
     client_id: ClientId
     requested_by: Ref
+    holds: bool = False
+    """The policy sets retention holds: a client whose service has ended is then not erased in
+    the read models here (that would skip the hold); `client erase` keeps the hold for it."""
 
 
 class SubjectErasureResult(BaseModel):
     via: str  # "workflow" or "read models"
     complaints_told: int
+    restricted_until: datetime | None = None
+    """Under a retention hold: restricted (stored only) until then, shredded when it ends."""
+    hold: str | None = None
 
 
 def _iso(value: Any) -> Any:
@@ -278,8 +285,9 @@ class SubjectRequestActivities:
         handle = self._client.get_workflow_handle(f"client-{req.client_id}")
         body = {"requested_by": req.requested_by, "reason": req.request_id}
         via = "workflow"
+        view: dict[str, Any] = {}
         try:
-            await handle.execute_update(
+            view = await handle.execute_update(
                 "erase_personal_data", body, id=f"{req.request_id}:erase", result_type=dict
             )
             await settled(handle)
@@ -291,6 +299,23 @@ class SubjectRequestActivities:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
             via = "read models"
+        if view.get("restricted"):
+            # The client is stored only until the hold ends; its complaints forget the person
+            # when the workflow shreds it, as `client erase` leaves them.
+            return SubjectErasureResult(
+                via=via,
+                complaints_told=0,
+                restricted_until=view.get("restricted_until"),
+                hold=view.get("restricted_hold"),
+            )
+        if via == "read models" and req.holds:
+            raise ApplicationError(
+                f"client {req.client_id}'s service has ended and the policy sets retention "
+                f"holds: `client erase {req.client_id}` keeps the hold for it; then answer this "
+                "request (fulfil once it is erased or restricted, or reject: retention_required)",
+                type="ServiceEnded",
+                non_retryable=True,
+            )
         if via == "read models":
             erase = EraseRequest(
                 client_id=req.client_id, requested_by=req.requested_by, reason=req.request_id

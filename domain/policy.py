@@ -151,22 +151,6 @@ class ComplaintPolicy(BaseModel):
     satisfied_at: int = Field(default=4, ge=1, le=5)
 
 
-class PrivacyPolicy(BaseModel):
-    """Data-subject requests (PIPL Art. 44-47). PIPL itself sets no answer period; 15 calendar
-    days (counted like a complaint's: the day of receipt not counted, ending at 24:00 local) is
-    the firm's, half the 30 days of the national guideline GB/T 35273-2020 §8.7, and the period
-    the firm already keeps for complaints, so one desk works to one clock."""
-
-    model_config = _STRICT
-    subject_request_within: IsoPeriod = _p("P15D")
-    officer: str = Field(
-        default="privacy-officer",
-        min_length=1,
-        max_length=64,
-        description="who is told when a request is overdue (the PIPL Art. 52 officer's desk)",
-    )
-
-
 class SchedulePolicy(BaseModel):
     model_config = _STRICT
     tier_review_cron: str = "0 2 1 1,4,7,10 *"
@@ -257,9 +241,20 @@ class RetentionHold(BaseModel):
 
 
 class PrivacyPolicy(BaseModel):
-    """What a deletion request must respect (PIPL Art. 47 with the retention other laws set)."""
+    """What a deletion request must respect (PIPL Art. 47 with the retention other laws set),
+    and how soon a data-subject request (Art. 44-47) is answered. PIPL sets no answer period;
+    15 calendar days (counted like a complaint's: the day of receipt not counted, ending at 24:00
+    local) is the firm's, half the 30 days of the national guideline GB/T 35273-2020 §8.7, and
+    the period the firm already keeps for complaints, so one desk works to one clock."""
 
     model_config = _STRICT
+    subject_request_within: IsoPeriod = _p("P15D")
+    officer: str = Field(
+        default="privacy-officer",
+        min_length=1,
+        max_length=64,
+        description="who is told when a request is overdue (the PIPL Art. 52 officer's desk)",
+    )
     holds: list[RetentionHold] = Field(
         default=[],
         description="unset: no hold, an erasure shreds at once (what policies written before "
@@ -286,7 +281,6 @@ class Policy(BaseModel):
     service: ServicePolicy = ServicePolicy()
     holidays: HolidayPolicy = HolidayPolicy()
     complaints: ComplaintPolicy = ComplaintPolicy()
-    privacy: PrivacyPolicy = PrivacyPolicy()
     schedules: SchedulePolicy = SchedulePolicy()
     appraisal: AppraisalPolicy = AppraisalPolicy()
     privacy: PrivacyPolicy = PrivacyPolicy()

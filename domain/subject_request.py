@@ -80,6 +80,9 @@ class SubjectRequest(BaseModel):
     rejection: RejectionReason | None = None
     sealed_copy: SealedCopy | None = None
     erased_complaints: int | None = None
+    restricted_until: datetime | None = None
+    """A deletion under a retention hold: the client is stored only until then, then shredded."""
+    hold: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -138,6 +141,8 @@ def fulfil(
     by: Ref,
     copy: SealedCopy | None = None,
     erased_complaints: int | None = None,
+    restricted_until: datetime | None = None,
+    hold: str | None = None,
 ) -> SubjectRequest:
     r.answerable("fulfil")
     if r.kind is SubjectRequestKind.ACCESS and copy is None:
@@ -149,6 +154,8 @@ def fulfil(
             "answered_by": by,
             "sealed_copy": copy,
             "erased_complaints": erased_complaints,
+            "restricted_until": restricted_until,
+            "hold": hold,
         }
     )
 

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         CopyRequest,
         CorrectionRequest,
         SubjectErasure,
+        SubjectErasureResult,
         SubjectRequestActivities,
     )
     from domain import subject_request as sr
@@ -166,6 +167,8 @@ class DataSubjectRequestWorkflow:
             "sla_deadline": r.due_at.isoformat(),
             "outcome": r.status.value if not r.is_open else None,
             "rejection": r.rejection.value if r.rejection else None,
+            "restricted_until": r.restricted_until.isoformat() if r.restricted_until else None,
+            "hold": r.hold,
         }
         req = NotifyRequest(
             notification_id=f"{wid}:{self._seq}:{template}:{recipient}",
@@ -209,15 +212,26 @@ class DataSubjectRequestWorkflow:
         self._check_open("fulfil")
         self._busy = True
         try:
-            copy, told = await self._carry_out(cmd)
+            copy, erased = await self._carry_out(cmd)
         finally:
             self._busy = False
-        self._r = sr.fulfil(self._r, workflow.now(), cmd.by, copy, told)
+        told = erased.complaints_told if erased else None
+        self._r = sr.fulfil(
+            self._r,
+            workflow.now(),
+            cmd.by,
+            copy,
+            told,
+            restricted_until=erased.restricted_until if erased else None,
+            hold=erased.hold if erased else None,
+        )
         data: dict[str, Any] = {"request_kind": self._r.kind.value, "overdue": self._r.overdue}
         if copy is not None:
             data |= {"sha256": copy.sha256, "size": copy.size}
         if told is not None:
             data["complaints_told"] = told
+        if self._r.hold is not None:
+            data |= {"hold": self._r.hold, "restricted_until": str(self._r.restricted_until)}
         self._note("fulfilled", actor=cmd.by, **data)
         self._details()
         await self._tell_client(ANSWERED)
@@ -235,7 +249,9 @@ class DataSubjectRequestWorkflow:
                 type="IdentityNotVerified",
             )
 
-    async def _carry_out(self, cmd: FulfilRequest) -> tuple[SealedCopy | None, int | None]:
+    async def _carry_out(
+        self, cmd: FulfilRequest
+    ) -> tuple[SealedCopy | None, SubjectErasureResult | None]:
         r = self._r
         try:
             if r.kind is SubjectRequestKind.ACCESS:
@@ -270,12 +286,17 @@ class DataSubjectRequestWorkflow:
                 return None, None
             erased = await workflow.execute_activity_method(
                 SubjectRequestActivities.erase_client_for_subject_request,
-                SubjectErasure(request_id=r.request_id, client_id=r.client_id, requested_by=cmd.by),
+                SubjectErasure(
+                    request_id=r.request_id,
+                    client_id=r.client_id,
+                    requested_by=cmd.by,
+                    holds=bool(self._policy.privacy.holds),
+                ),
                 summary="erase the client",
                 start_to_close_timeout=_WORK_TIMEOUT,
                 retry_policy=_WORK_RETRY,
             )
-            return None, erased.complaints_told
+            return None, erased
         except ActivityError as err:
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)

@@ -275,3 +275,35 @@ async def test_bad_commands_are_refused_by_the_validators(
                 await handle.execute_update("reject", raw)
         assert (await subject_requests.show(ctx, request_id, {}))["status"] in ("received", "open")
         await _no_failed_task(client, request_id)
+
+
+async def test_a_deletion_under_a_retention_hold_restricts_the_client_and_says_so(
+    ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, tmp_path: Path
+) -> None:
+    """The erase update's own hold decides (the `hold` branch's legal hold): the request is
+    fulfilled as a restriction, the client is told, nothing is shredded yet."""
+    from tests.workflows.test_legal_hold import HELD
+
+    client = ts_env.client
+    async with dsr_worker(client, db, keyring, tmp_path) as queue:
+        ctx = CommandContext(client=client, policy=HELD, task_queue=queue)
+        client_id = await _client(ctx)
+        body = {"client_id": client_id, "kind": "deletion"}
+        request_id = (await subject_requests.request(ctx, None, body))["request_id"]
+        done = await subject_requests.fulfil(
+            ctx, request_id, {"by": "dpo-1", "identity_verified": True}
+        )
+        assert done["status"] == "fulfilled" and done["hold"] == "aml"
+        assert done["restricted_until"] is None  # still served: the hold has no end yet
+        view = await client.get_workflow_handle(f"client-{client_id}").query("view")
+        assert view["restricted"] and view["erased_at"] is None
+        with db.connect() as conn:
+            stored = conn.execute(
+                select(clients_table.c.profile_enc, clients_table.c.erased_at).where(
+                    clients_table.c.client_id == client_id
+                )
+            ).one()
+        assert stored.profile_enc is not None and stored.erased_at is None, "stored only"
+        answered = [n for n in _outbox(db, request_id) if n.template == "subject_request_answered"]
+        assert answered[0].params["hold"] == "aml"
+        await _no_failed_task(client, request_id)
