@@ -104,6 +104,8 @@ def _print_where_to_look(ports: dict[str, int], settings: Settings, db_url: str)
         "  (token in .data/codec-token)",
         f"  Decoded UI       sign in once at http://localhost:{settings.codec_server_port}/login"
         " with that token, then in the UI's codec settings tick 'Include cross-origin credentials'",
+        f"  Worklist         http://localhost:{settings.codec_server_port}/worklist"
+        "  (supervisors: open complaints, overdue callbacks; after that sign-in)",
         f"  PostgreSQL       {db_url.replace('+psycopg', '')}",
         f"  Logs             {DATA_DIR / 'logs'}",
         f"  Sent messages    {SINK_DIR / 'mail' / 'index.html'}  (e-mail in the Maildir "

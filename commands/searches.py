@@ -13,13 +13,9 @@ from typing import Any
 
 from commands.base import CommandContext, CommandError
 from domain.enums import Tier
+from domain.saved_searches import overdue_callbacks_query, overdue_cutoff
 
 MOST = 1000  # workflow ids answered; `count` says how many matched in all
-
-
-def overdue_callbacks_query(tier: Tier, cutoff: datetime) -> str:
-    stamp = cutoff.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"ClientTier='{tier.value}' AND ServiceStatus='active' AND NextServiceDue < '{stamp}'"
 
 
 async def overdue_callbacks(
@@ -32,8 +28,7 @@ async def overdue_callbacks(
     except ValueError:
         tiers = "|".join(t.value for t in Tier)
         raise CommandError(f"search overdue-callbacks: tier must be {tiers}", "invalid") from None
-    # A duty escalates once `callback_grace` has passed since it fell due (domain.client_service).
-    cutoff = ctx.policy.service.callback_grace.after(datetime.now(UTC), -1)
+    cutoff = overdue_cutoff(ctx.policy, datetime.now(UTC))
     query = overdue_callbacks_query(tier, cutoff)
     ids: list[str] = []
     count = 0

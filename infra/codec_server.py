@@ -26,10 +26,14 @@ from aiohttp import web
 from google.protobuf import json_format
 from sqlalchemy import Engine
 from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.client import Client
 from temporalio.common import MetricMeter
 
 from infra.codec import EncryptionCodec
 from infra.keys import KeyRing, KeyRingError, PurposeRing, load_codec_token, load_payload_keys
+from infra.settings import Settings
+from infra.worklist import CSP as WORKLIST_CSP
+from infra.worklist import Worklist
 from projections.access import AccessAction, record_access
 
 __all__ = ["DecodeAccess", "database_audit", "load_codec_token", "main", "make_app"]
@@ -97,6 +101,10 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+_SIGN_IN_FIRST = """<!doctype html><meta charset="utf-8"><title>Sign in first</title>
+<h1>Sign in first</h1><p>The worklist is for people signed in to the codec server:
+<a href="login">sign in</a> with the codec token, then open the worklist again.</p>"""
+
 _LOGIN_PAGE = """<!doctype html><meta charset="utf-8"><title>Client Care codec server</title>
 <h1>Client Care codec server</h1><p>{message}</p>
 <form method="post" action="login"><label>Codec token
@@ -114,6 +122,7 @@ def make_app(
     public_url: str | None = None,
     trust_forwarded: bool = False,
     meter: MetricMeter | None = None,
+    worklist: Worklist | None = None,
 ) -> web.Application:
     """`cors_origin`: the UI's origin (comma-separate several, e.g. localhost and 127.0.0.1).
 
@@ -121,7 +130,9 @@ def make_app(
     (for its login form) and the session cookie's `Secure` flag then follow `public_url`, or,
     with `trust_forwarded`, the proxy's `X-Forwarded-Proto`/`X-Forwarded-Host`, which only a
     proxy that overwrites them may be trusted with. With a `meter`, requests are counted by
-    action and status and decoded payloads by result (labels are those words only)."""
+    action and status and decoded payloads by result (labels are those words only). With a
+    `worklist`, `GET /worklist` serves the supervisor's worklist (infra/worklist.py) to the
+    same people: a valid session cookie or the bearer token."""
     if not token:
         raise KeyRingError("the codec server needs a token")
     codec = EncryptionCodec(keyring)
@@ -172,7 +183,7 @@ def make_app(
         response = await handler(request)
         if requests is not None:
             action = request.path.rstrip("/").rsplit("/", 1)[-1]
-            action = action if action in ("encode", "decode", "login") else "other"
+            action = action if action in ("encode", "decode", "login", "worklist") else "other"
             requests.add(1, {"action": action, "status": str(response.status)})
         return response
 
@@ -202,6 +213,8 @@ def make_app(
         action = request.path.rstrip("/").rsplit("/", 1)[-1]
         if action == "login":
             return await login(request)
+        if action == "worklist" and worklist is not None:
+            return await worklist_page(request, worklist)
         if action not in ("encode", "decode"):
             return _error(404, "not found: POST …/encode or …/decode")
         if request.method != "POST":
@@ -286,6 +299,9 @@ def make_app(
             200,
             "Signed in. In the Temporal UI's codec server settings, use this server's URL and "
             "tick “Include cross-origin credentials”.",
+            after='<p><a href="worklist">Open the supervisor\'s worklist</a></p>'
+            if worklist is not None
+            else "",
         )
         response.set_cookie(
             SESSION_COOKIE,
@@ -298,10 +314,37 @@ def make_app(
         )
         return response
 
-    def page(status: int, message: str) -> web.Response:
+    async def worklist_page(request: web.Request, wl: Worklist) -> web.StreamResponse:
+        if request.method != "GET":
+            return _error(405, "use GET")
+        via = authenticated(request)
+        if via is None:
+            response = web.Response(
+                status=401,
+                text=_SIGN_IN_FIRST,
+                content_type="text/html",
+                headers={"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"},
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="client-care-codec"'
+            return response
+        # Sessions are bearer tokens of one shared secret, not of a person: the actor tells
+        # sessions apart (a digest of the cookie, which cannot be turned back into it).
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        actor = (
+            f"codec:session:{hashlib.sha256(cookie.encode()).hexdigest()[:12]}"
+            if via == "session"
+            else "codec:bearer"
+        )
+        status, body = await wl.page(dict(request.query), actor)
+        response = web.Response(status=status, text=body, content_type="text/html")
+        response.headers["Content-Security-Policy"] = WORKLIST_CSP
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    def page(status: int, message: str, after: str = "") -> web.Response:
         response = web.Response(
             status=status,
-            text=_LOGIN_PAGE.format(message=html.escape(message)),
+            text=_LOGIN_PAGE.format(message=html.escape(message)) + after,
             content_type="text/html",
         )
         response.headers["Content-Security-Policy"] = (
@@ -339,6 +382,39 @@ def database_audit(engine: Engine, actor_prefix: str = "codec") -> AuditHook:
     return record
 
 
+def _worklist(settings: Settings, engine: Engine) -> Worklist:
+    """The worklist of the namespace the settings name, linking to the UI at the (first) CORS
+    origin; its Temporal client is connected at the first view, without the payload codec."""
+    from infra.policy_file import policy_from_settings
+    from infra.temporal import tls_config
+    from infra.worklist import connect_visibility, policy_in_force
+
+    file_policy = policy_from_settings(settings)
+    connected: list[Client] = []
+    lock = asyncio.Lock()
+
+    async def client() -> Client:
+        async with lock:
+            if not connected:
+                connected.append(
+                    await connect_visibility(
+                        settings.temporal_address,
+                        settings.temporal_namespace,
+                        tls=tls_config(settings),
+                        api_key=settings.temporal_api_key,
+                    )
+                )
+            return connected[0]
+
+    return Worklist(
+        client=client,
+        engine=engine,
+        policy=lambda now: policy_in_force(engine, file_policy, now),
+        namespace=settings.temporal_namespace,
+        ui_url=settings.codec_cors_origin.split(",")[0].strip(),
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     from infra.database import database_url, make_engine
     from infra.logging import configure_logging
@@ -360,7 +436,10 @@ def main(argv: list[str] | None = None) -> None:
         token = load_codec_token(settings, create_dev_token=True)
     except KeyRingError as err:
         raise SystemExit(f"codec server: {err}") from None
-    audit = None if args.no_audit else database_audit(make_engine(database_url(settings)))
+    engine = None if args.no_audit else make_engine(database_url(settings))
+    audit = None if engine is None else database_audit(engine)
+    # No access log, no worklist: a page that cannot be recorded is not shown.
+    worklist = None if engine is None else _worklist(settings, engine)
     host = args.host or settings.codec_server_host
     port = args.port or settings.codec_server_port
     log.info(
@@ -388,6 +467,7 @@ def main(argv: list[str] | None = None) -> None:
         public_url=settings.codec_public_url,
         trust_forwarded=settings.codec_trust_forwarded,
         meter=meter,
+        worklist=worklist,
     )
     web.run_app(
         app,
