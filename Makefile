@@ -37,10 +37,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy domain workflows
 
-# The report test renders in headless Chromium, from Debian's packages (root, as on CI).
+# The report and worklist tests render in headless Chromium, from Debian's packages (root, as on
+# CI; Playwright drives it and never downloads a browser). Not root: say what to install.
 browser:
 	@command -v chromium >/dev/null || { \
-	  echo "installing Debian's chromium for the report rendering test"; \
+	  [ "$$(id -u)" = 0 ] || { echo "error: chromium is missing; as root: apt-get install chromium" >&2; exit 1; }; \
+	  echo "installing Debian's chromium for the report and worklist browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 pytest: $(STAMP) browser

@@ -557,7 +557,11 @@ def render(
         title += f" · advisor {sel.advisor}"
     parts.append(f'<h2 id="title">{_e(title)}</h2>')
     shown = len(listing.rows)
-    count = f"{shown} shown of {listing.matched}" if listing.matched > shown else f"{shown}"
+    count = (
+        f"{shown} listed of {listing.matched} matching"
+        if listing.matched > shown
+        else f"{shown} listed"
+    )
     parts.append(
         f'<p class="note"><span id="count" data-shown="{shown}" data-matched="{listing.matched}">'
         f"{_e(count)}</span>. "
