@@ -8,16 +8,21 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import errors
+from temporalio.client import Client
 
+from domain.policy import Policy
+from infra.database import make_engine
 from infra.embedded_pg import POSTGRES_BIN_PATH, EmbeddedPostgres, free_port
 from infra.settings import ROOT
+from infra.worklist import Worklist, policy_in_force
 from projections.migrate import upgrade
-from projections.tables import metadata
+from projections.tables import clients, complaints, metadata
 
 APP_DB = "client_care"
 TABLES = sorted(t.name for t in metadata.sorted_tables)
@@ -149,6 +154,42 @@ def test_the_codec_server_only_records_its_decodes(cluster: EmbeddedPostgres) ->
         conn.commit()
         _refused(conn, "SELECT * FROM access_log")
         _refused(conn, "SELECT * FROM clients")
+
+
+def test_the_codec_server_reads_only_the_worklists_columns(cluster: EmbeddedPostgres) -> None:
+    """The worklist's own read-model queries run as the codec login; sealed columns, blind
+    indexes and other tables stay out of its reach (migration 0007's column grants)."""
+    engine = make_engine(
+        f"postgresql+psycopg://cc_codec:codec-secret@127.0.0.1:{cluster.port}/{APP_DB}"
+    )
+    try:
+        worklist = Worklist(
+            client=_no_temporal, engine=engine, policy=lambda _now: Policy(),
+            namespace="default", ui_url="http://ui",
+        )  # fmt: skip
+        assert worklist._column(complaints.c.workflow_id, [complaints.c.handler], ["x"]) == {}
+        columns = [clients.c.advisor_id, clients.c.next_service_kind]
+        assert worklist._column(clients.c.workflow_id, columns, ["x"]) == {}
+        shipped = Policy()
+        assert policy_in_force(engine, shipped, datetime.now(UTC)) is shipped
+    finally:
+        engine.dispose()
+    with _connect(cluster, "cc_codec") as conn:
+        for sql in (
+            "SELECT content_enc FROM complaints",
+            "SELECT complainant_enc FROM complaints",
+            "SELECT client_id FROM complaints",
+            "SELECT name_enc FROM clients",
+            "SELECT phone_hash FROM clients",
+            "SELECT profile_enc FROM clients",
+            "SELECT workflow_id FROM service_tasks",
+            "SELECT detail_enc FROM complaint_events",
+        ):
+            _refused(conn, sql)
+
+
+async def _no_temporal() -> Client:
+    raise AssertionError("not asked for here")
 
 
 def test_temporal_has_its_own_databases_and_nothing_else(cluster: EmbeddedPostgres) -> None:

@@ -22,7 +22,7 @@ from workflows.search_attributes import ALL
 
 CERTS = "./deploy/tls/certs:/certs:ro"
 APP_SERVICES = ("worker", "codec-server", "migrate")
-TEMPORAL_CLIENTS = ("worker", "temporal-ui", "temporal-setup")
+TEMPORAL_CLIENTS = ("worker", "codec-server", "temporal-ui", "temporal-setup")
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +137,8 @@ def test_temporal_is_mtls_between_its_services_and_with_every_client(
     clients = {
         "worker": ("TEMPORAL_TLS_CLIENT_CERT", "TEMPORAL_TLS_CLIENT_KEY", "TEMPORAL_TLS_SERVER_CA",
                    "TEMPORAL_TLS_SERVER_NAME"),
+        "codec-server": ("TEMPORAL_TLS_CLIENT_CERT", "TEMPORAL_TLS_CLIENT_KEY",
+                         "TEMPORAL_TLS_SERVER_CA", "TEMPORAL_TLS_SERVER_NAME"),
         "temporal-ui": ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA",
                         "TEMPORAL_TLS_SERVER_NAME"),
         "temporal-setup": ("TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH",
@@ -171,6 +173,7 @@ def test_the_certificate_script_issues_a_working_chain(tmp_path: Path) -> None:
     usage = {
         "temporal": {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH},
         "worker": {ExtendedKeyUsageOID.CLIENT_AUTH},
+        "codec": {ExtendedKeyUsageOID.CLIENT_AUTH},
         "ui": {ExtendedKeyUsageOID.CLIENT_AUTH},
         "admin": {ExtendedKeyUsageOID.CLIENT_AUTH},
         "proxy": {ExtendedKeyUsageOID.SERVER_AUTH},

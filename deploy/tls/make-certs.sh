@@ -2,7 +2,7 @@
 # Certificates for docker-compose.yml, written to deploy/tls/certs/ (or $1):
 #   ca.pem / ca-key.pem         the deployment's internal CA (keep ca-key.pem offline afterwards)
 #   temporal.pem / -key.pem     Temporal's frontend and internode certificate (DNS:temporal)
-#   worker, ui, admin .pem      client certificates for mTLS to Temporal (clientAuth only)
+#   worker, codec, ui, admin .pem  client certificates for mTLS to Temporal (clientAuth only)
 #   proxy.pem / -key.pem        the TLS proxy's certificate for $UI_HOST and $CODEC_HOST
 # The internal certificates never leave the compose network. The proxy certificate is what
 # browsers see: replace proxy.pem / proxy-key.pem with one from the firm's CA (or let the
@@ -38,6 +38,7 @@ issue() {  # name, extendedKeyUsage, subjectAltName
 # Temporal serves the frontend and talks to itself (internode) with one certificate.
 issue temporal "serverAuth,clientAuth" "DNS:temporal"
 issue worker clientAuth
+issue codec clientAuth
 issue ui clientAuth
 issue admin clientAuth
 issue proxy serverAuth "DNS:$UI_HOST,DNS:$CODEC_HOST"
