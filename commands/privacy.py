@@ -26,6 +26,7 @@ regardless, `projections.erasure`).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,9 +45,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.privacy import EraseRequest, UnknownClientError, erase_personal_data
 from commands.base import CommandContext, CommandError, engine_for
-from domain.enums import ServiceStatus
+from domain.enums import ClientKind, ServiceStatus, Tier
 from domain.refusals import field_problems
-from projections.tables import complaints
+from projections.tables import clients, complaints
 from workflows import search_attributes as sa
 from workflows.client_service.models import ClientView, ErasePersonalData
 
@@ -202,16 +203,16 @@ async def _after_the_service(
     wid = workflow_id_for(client_id)
     handle = ctx.client.get_workflow_handle(wid, result_type=ClientView)
     try:
-        last = await handle.result(follow_runs=False)
+        last: ClientView | EndedView | None = await handle.result(follow_runs=False)
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
         return None
-    except WorkflowFailureError:  # terminated or failed: no last view to start from
-        return None
+    except WorkflowFailureError:  # terminated or failed: what its row says of it
+        last = await asyncio.to_thread(_last_row, engine_for(ctx), client_id)
     if last is None or last.erased_at is not None:
         return None
-    # Runs offboarded before `ended_at` was kept: their run closed when the service ended.
+    # Runs offboarded before `ended_at` was kept, or terminated: the service ended with the run.
     ended_at = last.ended_at or await _closed_at(ctx, wid)
     if ended_at is None:
         return None
@@ -223,7 +224,7 @@ async def _after_the_service(
             versions=ctx.versions,
             ended=EndedService(
                 ended_at=ended_at,
-                kind=last.file.kind,
+                kind=last.file.kind if isinstance(last, ClientView) else last.kind,
                 tier=last.tier,
                 advisor_id=last.advisor_id,
             ),
@@ -254,3 +255,31 @@ async def _closed_at(ctx: CommandContext, workflow_id: str) -> datetime | None:
     )
     info = described.workflow_execution_info
     return info.close_time.ToDatetime(tzinfo=UTC) if info.HasField("close_time") else None
+
+
+def _last_row(engine: Engine, client_id: str) -> EndedView | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(clients.c.kind, clients.c.tier, clients.c.advisor_id, clients.c.erased_at).where(
+                clients.c.client_id == client_id
+            )
+        ).first()
+    if row is None:
+        return None
+    return EndedView(
+        kind=ClientKind(row.kind),
+        tier=Tier(row.tier),
+        advisor_id=row.advisor_id,
+        erased_at=row.erased_at,
+    )
+
+
+@dataclass(frozen=True)
+class EndedView:
+    """The little a terminated run's `clients` row tells of it, shaped as its last view."""
+
+    kind: ClientKind
+    tier: Tier
+    advisor_id: str | None
+    erased_at: datetime | None
+    ended_at: datetime | None = None

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -93,6 +94,14 @@ async def view(c: CommandContext, client_id: str) -> ClientView:
     return ClientView.model_validate(await COMMANDS["show"](c, client_id, {}))
 
 
+async def details(client: Client, workflow_id: str) -> str:
+    """The UI's current details of the workflow (the SDK's built-in metadata query)."""
+    meta = await client.get_workflow_handle(workflow_id).query(
+        "__temporal_workflow_metadata", result_type=WorkflowMetadata
+    )
+    return meta.current_details
+
+
 async def hold_timers(client: Client, workflow_id: str) -> list[tuple[timedelta, str]]:
     """(timeout, summary) of every timer in the chain's runs whose summary names a hold."""
     found = []
@@ -145,6 +154,7 @@ async def test_a_served_client_is_restricted_until_ten_years_after_offboarding(
         assert shown.open_tasks == [] and shown.next_service_due is None
         attrs = await raw_search_attributes(env, f"client-{cid}")
         assert attrs["ServiceStatus"] == "closed" and attrs["NextServiceDue"] is None
+        assert (await details(client, f"client-{cid}")).startswith("restricted: ")
         stored = row(db, cid)
         assert stored.profile_enc is not None and stored.erased_at is None, "storage only"
         assert stored.do_not_contact, "queued messages are suppressed at send time"
@@ -212,10 +222,23 @@ async def test_after_offboarding_a_request_holds_then_shreds_and_after_the_hold_
     env: WorkflowEnvironment, db: Engine, keyring: KeyRing
 ) -> None:
     client = plain(env, keyring)
-    held, late = "c-left", "c-left-long-ago"
-    ends_ids = [f"client-{held}", f"client-{late}"]
+    held, late, quick, gone = "c-left", "c-left-long-ago", "c-left-just-now", "c-ended"
+    ends_ids = [f"client-{i}" for i in (held, late, quick, gone)]
     async with client_worker(client, db, keyring, ends=ends_ids) as queue:
         c = CommandContext(client=client, policy=HELD, task_queue=queue)
+        # Asked while the offboarded run is still finishing its writes: it is let end, and the
+        # request is kept by a run of its own, as for any ended service.
+        await COMMANDS["onboard"](c, None, client_body(quick, Tier.GOLD))
+        await COMMANDS["offboard"](c, quick, {"reason": "account closed"})
+        answer = await erase(c, quick, BY)
+        assert answer["hold"] == "aml" and answer["restricted_until"] is not None
+        assert (await view(c, quick)).restricted
+        # A run terminated (no last view): its row says what it was, its close when it ended.
+        await COMMANDS["onboard"](c, None, client_body(gone, Tier.PLATINUM))
+        await client.get_workflow_handle(f"client-{gone}").terminate("operator")
+        answer = await erase(c, gone, BY)
+        assert answer["hold"] == "aml" and answer["restricted_until"] is not None
+        assert (await view(c, gone)).tier is Tier.PLATINUM
         for cid in (held, late):
             await COMMANDS["onboard"](c, None, client_body(cid, Tier.GOLD, care=True))
             await COMMANDS["offboard"](c, cid, {"reason": "account closed"})
