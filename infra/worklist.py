@@ -49,12 +49,12 @@ from domain.saved_searches import (
     overdue_callbacks_query,
     overdue_cutoff,
 )
-from projections.access import record_access
+from projections.access import AccessAction, record_access
 from projections.tables import clients, complaints, policy_versions
 
 log = logging.getLogger(__name__)
 
-ACTION = "worklist-view"
+ACTION = AccessAction.WORKLIST_VIEW
 SHOWN = 200
 """Rows shown per list; the page says how many more matched. Each shown row is an access_log
 row, so a view stays a bounded write."""

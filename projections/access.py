@@ -27,6 +27,7 @@ class AccessAction:
     CODEC_DECODE = "codec-decode"  # the codec server decrypted payloads for the UI or CLI
     CODEC_ENCODE = "codec-encode"  # the codec server encrypted payloads someone sent it
     PROFILE_READ = "profile-read"  # a client file opened for a person
+    WORKLIST_VIEW = "worklist-view"  # the codec server's worklist listed a workflow to a person
     ERASE = "erase"  # PIPL deletion
 
 

@@ -261,7 +261,13 @@ async def test_overdue_duties_by_advisor_without_typing_a_date(
     ours = [w for w in every if f"wl-{run}-" in w]
     assert ours == [f"client-wl-{run}-{x}" for x in ("c2", "c1", "c3")]
     assert f'advisor={seeded.advisor}"' in page.replace("&amp;", "&")
-    trail = [r for r in _access_rows(db) if r["workflow_id"] == f"client-wl-{run}-c1"]
+    nobody, page = await ids(advisor=f"adv-{run}-none")
+    assert nobody == [] and "Nothing overdue." in page
+    trail = _access_rows(db)
+    assert trail[-1]["workflow_id"] is None  # an empty view is on record too
+    assert f"advisor=adv-{run}-none" in str(trail[-1]["purpose"])
+    assert "0 shown of 0" in str(trail[-1]["purpose"])
+    trail = [r for r in trail if r["workflow_id"] == f"client-wl-{run}-c1"]
     assert trail and all(r["client_id"] == f"wl-{run}-c1" for r in trail)
     assert verify_chain(db).ok
 
