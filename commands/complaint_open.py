@@ -51,6 +51,13 @@ async def open_complaint(
     if req.received_at and req.received_at > datetime.now(UTC) + _CLOCK_SKEW:
         raise CommandError("invalid complaint: received_at is in the future", code="invalid")
     intake = ComplaintIntake.model_validate(req.model_dump(exclude={"complaint_id"}))
+    today = datetime.now(UTC).astimezone(ctx.policy.zone()).date()
+    if intake.incident_date and intake.incident_date > today:
+        raise CommandError("invalid complaint: incident_date is in the future", code="invalid")
+    advisor = await _advisor_of(ctx, intake.client_id)
+    if advisor is not None and advisor not in intake.conflicted:
+        # The client's own advisor has a direct interest: recorded, so they cannot handle it.
+        intake = intake.model_copy(update={"conflicted": [*intake.conflicted, advisor]})
     if req.complaint_id and await replies.exists(ctx, req.complaint_id):
         raise CommandError(f"complaint {req.complaint_id} already exists", code="conflict")
     new_id = req.complaint_id or fresh_identifier(lambda: uuid.uuid4().hex)
@@ -58,6 +65,39 @@ async def open_complaint(
     if matter is None:
         return await _start(ctx, new_id, intake)
     return await _open_on_matter(ctx, new_id, intake, matter)
+
+
+_ADVISOR_WITHIN = timedelta(seconds=3)
+
+
+async def _advisor_of(ctx: CommandContext, client_id: str) -> str | None:
+    """The client's advisor, from its workflow; None when it has none or cannot say (not
+    onboarded, ended, no worker answering in time: the complaint is recorded regardless)."""
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.enums.v1 import WorkflowExecutionStatus
+    from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+    from temporalio.client import WorkflowQueryFailedError
+
+    from workflows.client_service import ClientServiceWorkflow
+    from workflows.client_service.models import workflow_id_for
+
+    wid = workflow_id_for(client_id)
+    try:
+        # Raw: the typed describe() cannot parse an unset datetime attribute of the test server.
+        described = await ctx.client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace=ctx.client.namespace, execution=WorkflowExecution(workflow_id=wid)
+            )
+        )
+        running = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+        if described.workflow_execution_info.status != running:
+            return None  # no worker replays an ended client just for this
+        view = await ctx.client.get_workflow_handle(wid).query(
+            ClientServiceWorkflow.view, rpc_timeout=_ADVISOR_WITHIN
+        )
+    except (RPCError, WorkflowQueryFailedError):
+        return None
+    return view.advisor_id
 
 
 async def _start(ctx: CommandContext, complaint_id: str, intake: ComplaintIntake) -> dict[str, Any]:

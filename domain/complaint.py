@@ -158,19 +158,40 @@ ERASED_TEXT = "[erased]"
 """What stands in a complaint's personal fields once its client is erased (PIPL)."""
 
 
+class Capacity(StrEnum):
+    """In what capacity the complainant complains (CBIRC 2020: complaints by authorised
+    representatives and heirs are accepted)."""
+
+    CLIENT = "client"  # the client themself
+    REPRESENTATIVE = "representative"  # authorised by the client (a power of attorney)
+    HEIR = "heir"  # the client's successor
+
+
 class Complainant(BaseModel):
-    """Personal data: lives only in encrypted payloads and `*_enc` columns."""
+    """Personal data: lives only in encrypted payloads and `*_enc` columns. A representative or
+    an heir is the complainant, answered on their own contact details, sealed alike."""
 
     model_config = _COMMAND
     name: Annotated[str, FreeText(min_length=1, max_length=100)]
     phone: Annotated[str, FreeText(max_length=32, pattern=_PHONE)] | None = None
     email: Annotated[str, FreeText(max_length=254, pattern=_EMAIL)] | None = None
+    capacity: Capacity = Capacity.CLIENT
+    authority: Ref | None = Field(
+        default=None,
+        description="reference of the document that entitles a representative or heir (a "
+        "power of attorney, a succession certificate); not its content",
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> Complainant:
         # An erased complainant is answered on nothing: nobody is left to answer.
         if not (self.phone or self.email) and self.name != ERASED_TEXT:
             raise ValueError("a complainant needs a phone or an email to be answered on")
+        if self.capacity is not Capacity.CLIENT and self.authority is None:
+            raise ValueError(
+                f"a complainant acting as {self.capacity} needs `authority` (the reference of "
+                "the document entitling them)"
+            )
         return self
 
 
@@ -187,6 +208,23 @@ class ComplaintIntake(BaseModel):
     matter: MatterRef | None = Field(default=None, description="reference repeats merge on")
     category: ComplaintCategory | None = None
     severity: Severity = Field(default=Severity.MEDIUM, description="provisional until assessed")
+    incident_date: date | None = Field(
+        default=None,
+        description="when what is complained of happened; the decision clock still runs from "
+        "receipt",
+    )
+    conflicted: list[Ref] = Field(
+        default=[],
+        max_length=20,
+        description="staff with a direct interest, who may not handle, supervise or approve it "
+        "(the open command adds the client's advisor)",
+    )
+
+    @model_validator(mode="after")
+    def _incident_before_receipt(self) -> ComplaintIntake:
+        if self.incident_date and self.received_at and self.incident_date > self.received_at.date():
+            raise ValueError("incident_date is after received_at: what happened comes first")
+        return self
 
     def matter_key(self) -> str | None:
         return matter_key(self.client_id, self.matter or self.category)

@@ -20,6 +20,7 @@ from domain.complaint import (
     ALLOWED,
     WAITING_FOR,
     Action,
+    Capacity,
     ComplaintCategory,
     ComplaintIntake,
     ComplaintRuleError,
@@ -74,6 +75,12 @@ class Complaint(BaseModel):
     warned_for: datetime | None = None
     breached_for: datetime | None = None
     assessment_escalated: bool = False
+    # Record completeness (optional, so states recorded before they existed still read):
+    incident_date: date | None = None
+    complainant_capacity: Capacity = Capacity.CLIENT
+    conflicted: list[str] = []
+    """Staff with a direct interest (recusal): never handler, supervisor or approver."""
+    extension_approved_by: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -99,10 +106,17 @@ class Complaint(BaseModel):
     def not_subject(
         self, action: Action, role: str, staff: str | None, subject: str | None
     ) -> None:
-        """The handler (or supervisor, or approver) must not be the person complained about."""
+        """The handler (or supervisor, or approver) must not be the person complained about,
+        nor anyone else with a direct interest (recusal: the client's advisor, those named)."""
         if staff is not None and staff == subject:
             raise self.refuse(
                 action, f"— {role} '{staff}' is the staff member complained about; choose another"
+            )
+        if staff is not None and staff in self.conflicted:
+            raise self.refuse(
+                action,
+                f"— {role} '{staff}' has a direct interest in it (the client's advisor, or named "
+                "as conflicted) and must recuse; choose another",
             )
 
     def change(
@@ -153,6 +167,9 @@ def receive(
         assessment_due=deadlines.assessment_due(received_at, policy),
         decision_from=received_at,
         sla_deadline=deadlines.decision_due(received_at, policy),
+        incident_date=intake.incident_date,
+        complainant_capacity=intake.complainant.capacity,
+        conflicted=sorted(set(intake.conflicted)),
     )
     data: dict[str, Scalar] = {
         "channel": intake.channel.value,
@@ -160,4 +177,9 @@ def receive(
         "category": intake.category.value if intake.category else None,
         "sla_deadline": complaint.sla_deadline.isoformat(),
     }
+    # Only when given, so a receipt reads as it did before these existed.
+    if intake.incident_date is not None:
+        data["incident_date"] = intake.incident_date.isoformat()
+    if intake.complainant.capacity is not Capacity.CLIENT:
+        data["complainant_capacity"] = intake.complainant.capacity.value
     return Change(complaint=complaint, kind="received", data=data)

@@ -158,6 +158,13 @@ def extend(c: Complaint, req: ExtensionRequest, now: datetime, policy: Policy) -
         )
     if req.approved_by == c.handler:
         raise c.refuse(Action.EXTEND, "— the handler cannot approve their own extension")
+    approvers = policy.complaints.extension_approvers
+    if approvers is not None and req.approved_by not in approvers:
+        raise c.refuse(
+            Action.EXTEND,
+            f"— approver '{req.approved_by}' does not hold the extension-approval role (policy "
+            "complaints.extension_approvers: senior to the handler)",
+        )
     c.not_subject(Action.EXTEND, "approver", req.approved_by, c.subject)
     deadline = deadlines.extended(c.sla_deadline, policy)
     return c.change(
@@ -167,6 +174,7 @@ def extend(c: Complaint, req: ExtensionRequest, now: datetime, policy: Policy) -
         detail={"reason": req.reason},
         extensions=c.extensions + 1,
         sla_deadline=deadline,
+        extension_approved_by=req.approved_by,
     )
 
 

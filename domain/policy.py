@@ -145,6 +145,13 @@ class ComplaintPolicy(BaseModel):
     decision_within_complex: IsoPeriod = _p("P30D")
     extension: IsoPeriod = _p("P30D")
     max_extensions: int = Field(default=1, ge=0)
+    extension_approvers: list[str] | None = Field(
+        default=None,
+        description="the staff holding the extension-approval role, senior to handlers (a "
+        "superior institution or head-office senior management, CBIRC 2020); an extension "
+        "approved by anyone else is refused. Unset: anyone but the handler, as policies "
+        "written before this setting had it",
+    )
     warn_before: IsoPeriod = _p("P3D")
     survey_reminders: list[IsoPeriod] = [_p("P3D"), _p("P7D")]
     survey_timeout: IsoPeriod = _p("P14D")

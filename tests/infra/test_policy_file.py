@@ -18,7 +18,9 @@ def test_shipped_file_holds_exactly_the_documented_defaults() -> None:
     # but for one setting the file turns on: a model default is what a policy written before
     # the setting means (running workflows carry such policies), so `greeting_spread` is off
     # by default in the model and on in the file new workflows start under
-    # (the same for `privacy.holds`: none in the model, the AML hold in the file)
+    # (the same for `privacy.holds`: none in the model, the AML hold in the file; and for
+    # `complaints.extension_approvers`: anyone but the handler in the model, the role's holders
+    # in the file)
     shipped = Policy().service.model_copy(update={"greeting_spread": Period.parse("PT4H")})
     aml = RetentionHold(
         name="aml",
@@ -26,8 +28,11 @@ def test_shipped_file_holds_exactly_the_documented_defaults() -> None:
         keep_for=Period.parse("P10Y"),
         basis="Anti-Money Laundering Law: customer identity and transaction records",
     )
+    approvers = Policy().complaints.model_copy(
+        update={"extension_approvers": ["sup-01", "director-02"]}
+    )
     assert load_policy(DEFAULT_POLICY) == Policy().model_copy(
-        update={"service": shipped, "privacy": PrivacyPolicy(holds=[aml])}
+        update={"service": shipped, "privacy": PrivacyPolicy(holds=[aml]), "complaints": approvers}
     )
 
 
