@@ -6,6 +6,7 @@ Ten years are skipped on a time-skipping server of this module's own (`private_c
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from domain.deadlines import due_after
 from domain.enums import Tier
 from domain.periods import Period
 from domain.policy import HeldRecords, Policy, PrivacyPolicy, RetentionHold
+from domain.policy_versions import PolicyVersion
 from infra.keys import KeyRing
 from infra.temporal import data_converter
 from projections.tables import access_log, clients
@@ -39,6 +41,7 @@ from tests.workflows.test_client_support import (
     run_histories,
     tasks,
 )
+from workflows.client_service import ClientServiceWorkflow
 from workflows.client_service.models import ClientView
 
 AML = RetentionHold(
@@ -284,3 +287,28 @@ async def test_outside_any_hold_an_erasure_shreds_at_once(
         assert row(db, "c-free").profile_enc is None and erasures(db, "c-free") == 1
         result = await client.get_workflow_handle("client-c-free", result_type=ClientView).result()
         assert result is not None and result.file.basic.name == "(erased)"
+
+
+async def test_a_hold_reaches_a_running_client_with_a_published_policy_version(
+    env: WorkflowEnvironment, db: Engine, keyring: KeyRing
+) -> None:
+    """Onboarded under a policy without holds (as running clients were), told of a published
+    version that has the AML hold: from its instant, a deletion request restricts."""
+    client = plain(env, keyring)
+    cid = "c-told"
+    async with client_worker(client, db, keyring, ends=[f"client-{cid}"]) as queue:
+        c = CommandContext(client=client, policy=Policy(), task_queue=queue)
+        await COMMANDS["onboard"](c, None, client_body(cid, Tier.GOLD))
+        now = await env.get_current_time()
+        version = PolicyVersion(version_id="v-aml", effective_from=now, policy=HELD)
+        await client.get_workflow_handle(f"client-{cid}").signal(
+            ClientServiceWorkflow.policy_published, version
+        )
+        for _ in range(100):
+            if (await view(c, cid)).policy_version == "v-aml":
+                break
+            await asyncio.sleep(0.05)
+        assert (await view(c, cid)).policy_version == "v-aml"
+        answer = await erase(c, cid, BY)
+        assert answer["hold"] == "aml" and answer["erased_at"] is None
+        assert row(db, cid).profile_enc is not None
