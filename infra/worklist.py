@@ -366,10 +366,10 @@ class Worklist:
         matched = 0
         async for wf in client.list_workflows(query, page_size=500):
             matched += 1
-            if len(found) < FETCHED:
-                found.append(wf)
-            elif matched > FETCHED:
-                break
+            if matched > FETCHED:
+                # more than can be sorted here: how many in all is the server's count
+                return found, (await client.count_workflows(query)).count
+            found.append(wf)
         return found, matched
 
     def _join(
@@ -639,7 +639,7 @@ def _duty_table(
     out.append(
         f'<p class="note">Overdue: due longer ago than the callback grace ({_e(grace)}).</p>'
         '<table id="duties"><thead><tr><th>advisor</th><th>client</th><th>tier</th><th>duty</th>'
-        f"<th>due ({_e(zone)})</th><th>overdue by</th></tr></thead><tbody>"
+        f"<th>due ({_e(zone)})</th><th>due since</th></tr></thead><tbody>"
     )
     for r in rows:
         url = ui_workflow_url(ui_url, namespace, r.workflow_id, r.run_id)

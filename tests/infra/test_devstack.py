@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -104,6 +106,28 @@ def _stop(proc: subprocess.Popen[str]) -> None:
     assert alive == [], f"left behind: {[p.cmdline() for p in alive]}"
 
 
+def _check_worklist(env: dict[str, str], data_dir: Path, banner: str) -> None:
+    """The codec server the stack started serves the worklist: the demo's critical complaint in
+    investigation past its deadline in wealth-ops is listed as breached, and the view is on
+    record."""
+    url = f"http://localhost:{env['CODEC_SERVER_PORT']}/worklist"
+    assert f"Worklist         {url}" in banner
+    token = (data_dir / "codec-token").read_text(encoding="utf-8").strip()
+    query = urllib.parse.urlencode({"filter": "investigation-breached", "department": "wealth-ops"})
+    request = urllib.request.Request(f"{url}?{query}", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        assert resp.status == 200
+        page = resp.read().decode()
+    assert 'data-breached="true"' in page and "<td>critical</td>" in page
+    db = f"postgresql://postgres@127.0.0.1:{env['CLIENT_CARE_PG_PORT']}/client_care"
+    with psycopg.connect(db) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM access_log"
+            " WHERE action = 'worklist-view' AND workflow_id IS NOT NULL"
+        ).fetchone()
+    assert row is not None and row[0] >= 1
+
+
 def test_stack_starts_with_demo_data_stops_cleanly_and_reuses_its_data(data_dir: Path) -> None:
     env = _stack_env(data_dir)
     proc = _start(env, "--small-demo")
@@ -125,6 +149,7 @@ def test_stack_starts_with_demo_data_stops_cleanly_and_reuses_its_data(data_dir:
     assert (data_dir / "temporal.db").exists() and (data_dir / "postgres" / "PG_VERSION").exists()
     clients, tiers, stages = _counts(env)
     assert clients > 0 and tiers == 4 and stages >= 4, (clients, tiers, stages)
+    _check_worklist(env, data_dir, output)
     # The simulated year behind the report follows in the background and says when it is done.
     report = _wait_for_line(proc, "Year report      ready: ", 300)
     assert Path(report).is_file() and report.endswith(".html")

@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from audit.access_chain import verify_chain
 from domain.enums import Tier
 from domain.policy import Policy
+from infra import worklist as worklist_module
 from infra.keys import KeyRing
 from infra.worklist import (
     ACTION,
@@ -311,3 +312,19 @@ def test_policy_time_zone_is_the_one_shown() -> None:
     row = _row("z", datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
     page = render(Selection.parse({}), Listing([row], 1, False), "q", policy, NOW, "default", UI)
     assert "deadline (Europe/Berlin)" in page and "2026-12-01 13:00" in page
+
+
+async def test_a_long_list_says_how_many_matched_and_what_its_order_covers(
+    seeded: Seeded, http: aiohttp.ClientSession, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worklist_module, "FETCHED", 3)
+    monkeypatch.setattr(worklist_module, "SHOWN", 2)
+    await _sign_in(http, seeded)
+    params = {"department": seeded.department}
+    async with http.get(seeded.server.make_url("/worklist"), params=params) as resp:
+        page = await resp.text()
+    assert len(_listed(page, "complaints")) == 2
+    assert 'data-shown="2" data-matched="5"' in page and "2 listed of 5 matching" in page
+    assert "More than 3 match" in page
+    trail = _access_rows(db)
+    assert len(trail) == 3 and "2 shown of 5" in str(trail[0]["purpose"])
