@@ -22,7 +22,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from domain.policy import Policy
 from infra.codec_server import make_app
 from infra.keys import KeyRing
-from infra.worklist import Worklist
+from infra.worklist import Worklist, connect_visibility
 from projections.tables import clients, complaints
 from workflows import search_attributes as sa
 
@@ -152,8 +152,12 @@ async def seeded_worklist(
         else:
             raise AssertionError("the seeded workflows never became visible")
 
+        # The page's own kind of client: no codec, so it could not decrypt what it lists.
+        plain = await connect_visibility(client.service_client.config.target_host, client.namespace)
+        assert plain.data_converter.payload_codec is None
+
         async def visibility() -> Client:
-            return client
+            return plain
 
         worklist = Worklist(
             client=visibility,
