@@ -3,7 +3,9 @@
 One projection activity per workflow event: its input carries the client's whole current record
 (when it changed) and every task row the event touched, all under the event's `seq`, so a retry
 or a late delivery changes nothing and the auditor can rebuild both tables from the history.
-Personal data is sealed here, at the last moment, and never leaves this module in clear.
+Personal data arrives sealed under the client's own key (from the command layer; plaintext in
+inputs recorded before that) and is sealed again under the ring here; only the blind indexes
+are computed from its plaintext, which never leaves this module.
 """
 
 from __future__ import annotations
@@ -117,10 +119,12 @@ def client_row(
             context=context,
         ),
         "name_enc": cipher.seal(basic.name, context=context),
-        "phone_hash": cipher.blind(basic.phone),
-        "email_hash": cipher.blind(basic.email),
-        "id_number_hash": cipher.blind(basic.id_number),
-        "birth_month_day": basic.birth_date.strftime("%m-%d") if basic.birth_date else None,
+        # The lookup hashes need the plaintext: opened here with the client's data key (none
+        # once it is destroyed); the sealed fields themselves are stored as they came.
+        "phone_hash": cipher.blind_personal(basic.phone),
+        "email_hash": cipher.blind_personal(basic.email),
+        "id_number_hash": cipher.blind_personal(basic.id_number),
+        "birth_month_day": birthday.strftime("%m-%d") if (birthday := basic.birthday()) else None,
         "onboarded_at": rec.onboarded_at,
         "updated_at": at,
         "erased_at": rec.erased_at,

@@ -299,7 +299,9 @@ class Dispatcher:
         if not consents.allows(channel, Purpose(row.purpose)):
             raise Suppressed("consent withdrawn")
         cipher = self._deps.cipher
-        profile = cipher.open(client.profile_enc, context=f"client:{row.client_id}") or {}
+        profile = cipher.reveal(
+            cipher.open(client.profile_enc, context=f"client:{row.client_id}") or {}
+        )
         basic = profile.get("basic", {})
         contact = {
             "name": basic.get("name"),
@@ -309,7 +311,7 @@ class Dispatcher:
         if complainant is not None and complainant.complainant_enc is not None:
             # The complaint is answered to whoever made it (a representative or an heir too).
             ctx = sealing_context("complaints", "complainant_enc", complainant.complaint_id)
-            person = cipher.open(complainant.complainant_enc, context=ctx)
+            person = cipher.reveal(cipher.open(complainant.complainant_enc, context=ctx))
             contact = {k: person.get(k) or contact[k] for k in contact}
         to = {"sms": contact["phone"], "email": contact["email"]}.get(row.channel)
         if row.channel in ("sms", "email") and not to:

@@ -13,3 +13,11 @@ from projections.crypto import FieldCipher
 class ActivityDeps:
     engine: Engine
     cipher: FieldCipher
+
+    def __post_init__(self) -> None:
+        # The subject keys live beside the read models: unless the cipher was given its own
+        # (a KMS), it opens subject-sealed values with the keys in this database.
+        if self.cipher.subjects is None:
+            from projections.subject_keys import PgSubjectKeys, Sealer
+
+            self.cipher.subjects = Sealer(PgSubjectKeys(self.engine, self.cipher.ring))

@@ -213,6 +213,13 @@ def write_copy(
 
 
 def open_copy(cipher: FieldCipher, path: Path, request_id: str) -> Any:
+    """The copy for the person who asked. The file on disk keeps the client's fields sealed
+    under the client's own key (as the read models do), so a copy kept past an erasure shows
+    `[erased]` there; opened while the key lives, it reads whole."""
+    return cipher.reveal(_open_sealed_copy(cipher, path, request_id))
+
+
+def _open_sealed_copy(cipher: FieldCipher, path: Path, request_id: str) -> Any:
     """The copy's document (for whoever holds the key ring and hands it over)."""
     return cipher.open(path.read_bytes(), context=copy_context(request_id))
 

@@ -220,6 +220,12 @@ async def rebuild(
 ) -> RebuildStats:
     """Rebuilds every read model into empty tables in `schema` from the source's runs."""
     projectors = projectors if projectors is not None else load_projectors()
+    if cipher.subjects is None:
+        # Row functions open subject-sealed values for the blind indexes: with the live keys
+        # (a destroyed one gives what the live writer gave after the erasure, nothing).
+        from projections.subject_keys import PgSubjectKeys, Sealer
+
+        cipher.subjects = Sealer(PgSubjectKeys(engine, cipher.ring))
     scoped = prepare_schema(engine, schema)
     stats = RebuildStats()
     async for history in source.runs():

@@ -49,6 +49,9 @@ class CommandContext:
 
     concurrency: int | None = None
     """How many commands a bulk command (`client import`) keeps in flight; None: its default."""
+    sealer: Any = field(default=None, compare=False)
+    """What seals and opens clients' personal fields (`projections.subject_keys.Sealer`); None:
+    the subject keys in the read models' database (`commands.sealing.sealer_for`)."""
     versions: PolicyInForce = field(default_factory=PolicyInForce)
     """Which published version `policy` is, and one pending: what workflows this command
     starts are started under (`commands.policy.resolve`; the default: the policy file)."""

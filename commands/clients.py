@@ -28,6 +28,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from commands.base import Command, CommandContext, CommandError, engine_for, id_arg
+from commands.sealing import reveal, seal_changes, seal_file, sealer_for
 from domain.client import ClientFile
 from domain.enums import ServiceStatus
 from domain.questionnaire import questionnaire_json
@@ -36,6 +37,7 @@ from workflows.client_service import ClientServiceWorkflow
 from workflows.client_service.models import (
     CallbackOutcome,
     ClientServiceInput,
+    ClientView,
     OffboardClient,
     OnboardClient,
     OnboardResult,
@@ -122,6 +124,9 @@ async def onboard_file(
     `read_your_writes`, it answers without waiting for the read models (see `settle`); sent
     again with the same `update_id`, it is answered rather than applied again."""
 
+    # Validated already; sealed before it goes anywhere near Temporal (commands.sealing).
+    file = await asyncio.to_thread(seal_file, sealer_for(ctx), file)
+
     async def attempt() -> OnboardResult:
         try:
             return await _onboard(ctx, file, rpc_timeout, update_id)
@@ -180,7 +185,7 @@ async def show(ctx: CommandContext, client_id: str | None, body: dict[str, Any])
     )
     # The file is shown to a person: recorded first, and not shown if it cannot be (PIPL).
     await asyncio.to_thread(_record_profile_read, ctx, cid, handle.id)
-    return view.model_dump(mode="json")
+    return await asyncio.to_thread(reveal, sealer_for(ctx), view)
 
 
 def _record_profile_read(ctx: CommandContext, client_id: str, workflow_id: str) -> None:
@@ -203,12 +208,18 @@ def _update_command(verb: str, update: Any, model: type[BaseModel]) -> Command:
     ) -> dict[str, Any]:
         cid = id_arg(client_id, "client", verb)
         arg = parse(model, body, f"client {verb}")
+        if isinstance(arg, ProfileUpdate) and arg.basic is not None:
+            sealer = sealer_for(ctx)
+            basic = await asyncio.to_thread(seal_changes, sealer, cid, arg.basic, verb)
+            arg = arg.model_copy(update={"basic": basic})
         handle = ctx.client.get_workflow_handle(workflow_id_for(cid))
         result = await guarded(
             f"client {verb}: no client {cid} is being served (unknown or offboarded)",
             lambda: handle.execute_update(update, arg, id=ctx.update_id(verb)),
         )
         await settle(ctx, cid)
+        if isinstance(result, ClientView):  # the file as the caller knows it, opened again
+            return await asyncio.to_thread(reveal, sealer_for(ctx), result)
         return dict(result.model_dump(mode="json"))
 
     command.__name__ = verb

@@ -14,6 +14,7 @@ updates are not applied twice.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from commands import complaint_replies as replies
 from commands.base import Command, CommandContext, CommandError
+from commands.sealing import seal_changes, sealer_for
 from domain.identifiers import Ref, fresh_identifier
 from domain.subject_request import SubjectRequest, request_due
 from workflows import search_attributes as sa
@@ -121,6 +123,15 @@ async def request(ctx: CommandContext, ident: str | None, body: dict[str, Any]) 
     if filing.received_at and filing.received_at > now + _CLOCK_SKEW:
         raise CommandError("invalid request: received_at is in the future", code="invalid")
     await _client_known(ctx, filing.client_id)
+    if filing.correction is not None and filing.correction.basic is not None:
+        # the corrected values enter this workflow's history and the client's: sealed first,
+        # under the client's own key, after the same checks `client update` makes
+        sealer = sealer_for(ctx)
+        basic = await asyncio.to_thread(
+            seal_changes, sealer, filing.client_id, filing.correction.basic, "request"
+        )
+        correction = filing.correction.model_copy(update={"basic": basic})
+        filing = filing.model_copy(update={"correction": correction})
     request_id = filing.request_id or _made_id(filing.client_id, ctx.request_id)
     inp = SubjectRequestInput(
         request_id=request_id,

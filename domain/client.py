@@ -47,6 +47,7 @@ from domain.financial import (
 from domain.identifiers import ClientId, safe_identifier
 from domain.policy import Policy
 from domain.questionnaire import RiskAssessment, score_answers, validate_answers
+from domain.sealed import Sealable, is_sealed
 from domain.segments import (
     EnterpriseSegment,
     IndividualSegment,
@@ -136,24 +137,38 @@ def _email(value: str) -> str:
     return f"{local}@{domain_part.lower()}"
 
 
+Personal = Annotated[str, FreeText(max_length=200), Sealable()]
+
+
 class BasicInfo(BaseModel):
+    """Who the person is. The personal fields hold plaintext or, from the command layer on, a
+    token sealed under the client's own data key (`domain.sealed`): their rules below apply to
+    plaintext, which the command layer checks before it seals. What workflow logic needs stays
+    readable: gender and family status (enumerations), and `birth_month_day`, the birthday
+    without its year, which the greetings are planned from (the full date is sealed)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    name: Annotated[str, FreeText(max_length=200)]
+    name: Personal
     gender: Gender | None = None
-    birth_date: date | None = None
-    phone: Annotated[str, FreeText(max_length=40)] | None = None
-    email: Annotated[str, FreeText(max_length=254)] | None = None
-    address: Annotated[str, FreeText(max_length=500, multiline=True)] | None = None
-    occupation: Annotated[str, FreeText(max_length=200)] | None = None
+    birth_date: Annotated[date | str, Sealable(date)] | None = None
+    birth_month_day: str | None = Field(
+        default=None,
+        pattern=r"^\d{2}-\d{2}$",
+        description="MM-DD: the birthday greetings need no more (set when birth_date is sealed)",
+    )
+    phone: Annotated[str, FreeText(max_length=40), Sealable()] | None = None
+    email: Annotated[str, FreeText(max_length=254), Sealable()] | None = None
+    address: Annotated[str, FreeText(max_length=500, multiline=True), Sealable()] | None = None
+    occupation: Personal | None = None
     family_status: FamilyStatus | None = None
-    id_number: Annotated[str, FreeText(max_length=40)] | None = None
+    id_number: Annotated[str, FreeText(max_length=40), Sealable()] | None = None
 
     @field_validator("name", "address", "occupation", "id_number", "phone", "email")
     @classmethod
     def _no_blank(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
+        if value is None or is_sealed(value):
+            return value
         if not value.strip():
             raise ValueError("must not be blank; leave it out if unknown")
         return value.strip()
@@ -161,12 +176,30 @@ class BasicInfo(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone_shape(cls, value: str | None) -> str | None:
-        return None if value is None else _phone(value)
+        return value if value is None or is_sealed(value) else _phone(value)
 
     @field_validator("email")
     @classmethod
     def _email_shape(cls, value: str | None) -> str | None:
-        return None if value is None else _email(value)
+        return value if value is None or is_sealed(value) else _email(value)
+
+    @field_validator("birth_month_day")
+    @classmethod
+    def _month_day(cls, value: str | None) -> str | None:
+        if value is not None:
+            month, day = int(value[:2]), int(value[3:])
+            try:
+                date(2000, month, day)  # a leap year: 02-29 is a birthday
+            except ValueError:
+                raise ValueError("birth_month_day must be a day of the year as MM-DD") from None
+        return value
+
+    @model_validator(mode="after")
+    def _birthday_agrees(self) -> BasicInfo:
+        if isinstance(self.birth_date, date) and self.birth_month_day is not None:
+            if self.birth_date.strftime("%m-%d") != self.birth_month_day:
+                raise ValueError("birth_month_day differs from birth_date")
+        return self
 
     @field_validator("gender", mode="before")
     @classmethod
@@ -176,9 +209,18 @@ class BasicInfo(BaseModel):
             return _GENDER_ALIASES.get(text, text)
         return value
 
+    def birthday(self) -> date | None:
+        """The birthday in a leap year (2000): its month and day are all that is known once
+        the full date is sealed, and all the greetings use."""
+        if isinstance(self.birth_date, date):
+            return self.birth_date.replace(year=2000)
+        if self.birth_month_day is not None:
+            return date(2000, int(self.birth_month_day[:2]), int(self.birth_month_day[3:]))
+        return None
+
     def age_on(self, day: date) -> int | None:
-        if self.birth_date is None:
-            return None
+        if not isinstance(self.birth_date, date):
+            return None  # unknown, or sealed: the year is not the workflow's to know
         before_birthday = (day.month, day.day) < (self.birth_date.month, self.birth_date.day)
         return day.year - self.birth_date.year - before_birthday
 
@@ -273,8 +315,12 @@ def completeness(file: ClientFile) -> CompletenessReport:
     missing: list[str] = []
     individual = file.kind is ClientKind.INDIVIDUAL
     for field in BasicInfo.model_fields:
-        if field == "id_number" or (field in _PERSONAL_ONLY and not individual):
-            continue  # id_number: collected only when a product requires it (minimum necessary)
+        if field in ("id_number", "birth_month_day") or (
+            field in _PERSONAL_ONLY and not individual
+        ):
+            # id_number: collected only when a product requires it (minimum necessary);
+            # birth_month_day: part of birth_date
+            continue
         if getattr(file.basic, field) is None:
             missing.append(f"basic.{field}")
     for field in ("assets", "income", "goals"):

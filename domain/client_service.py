@@ -149,7 +149,7 @@ class ServiceState(BaseModel):
             onboarded_at=self.onboarded_at,
             last_callback_at=self.callback_anchor,
             risk_assessed_at=self.risk_assessed_at,
-            birth_date=self.file.basic.birth_date,
+            birth_date=self.file.basic.birthday(),
             consents=self.file.consents,
             paused=self.status is not ServiceStatus.ACTIVE,
             done_keys=frozenset(self.done_keys),

@@ -81,6 +81,10 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         self._alarm = alarm or PlaintextAlarm()
         self._workflow_id: str | None = None
 
+    @property
+    def keyring(self) -> KeyRing | PurposeRing:
+        return self._ring
+
     def with_context(self, context: SerializationContext) -> EncryptionCodec:
         # The SDK asks for a copy per workflow, activity or client call; the ciphers are shared.
         bound = copy.copy(self)

@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from domain.sealed import ERASED, tokens_in
+
 
 class CipherSuite(StrEnum):
     AES_256_GCM = "aes-256-gcm"
@@ -105,6 +107,12 @@ class KeySource(Protocol):
     def subkey(self, kid: str, purpose: str, suite: CipherSuite = ...) -> bytes: ...
 
 
+class Opener(Protocol):
+    """What opens values sealed under a subject's own key (`projections.subject_keys.Sealer`)."""
+
+    def reveal(self, value: Any) -> Any: ...
+
+
 class FieldCipherError(ValueError):
     """A sealed value that cannot be opened. Messages never include the value."""
 
@@ -112,8 +120,11 @@ class FieldCipherError(ValueError):
 class FieldCipher:
     """`seal`/`open` personal values; `blind` gives a stable lookup hash of a normalised value."""
 
-    def __init__(self, keyring: KeySource) -> None:
+    def __init__(self, keyring: KeySource, subjects: Opener | None = None) -> None:
         self._ring = keyring
+        self.subjects = subjects
+        """Opens the subject-sealed tokens inside values (`reveal`); the activity deps give it
+        one on the read models' database when none is given."""
         self._suite = keyring.suite
         # both suites open: rows sealed before a change of suite stay readable
         self._aead = {
@@ -126,6 +137,24 @@ class FieldCipher:
     @property
     def suite(self) -> CipherSuite:
         return self._suite
+
+    @property
+    def ring(self) -> KeySource:
+        return self._ring
+
+    def reveal(self, value: Any) -> Any:
+        """`value` (JSON-like) with every subject-sealed token opened, or `[erased]` where its
+        subject's key was destroyed; plaintext passes as it is."""
+        if not tokens_in(value):
+            return value
+        if self.subjects is None:
+            raise FieldCipherError("a sealed personal value, and no subject keys to open it")
+        return self.subjects.reveal(value)
+
+    def blind_personal(self, value: str | None) -> str | None:
+        """The blind index of a personal value, sealed or not; None once it is erased."""
+        plain = self.reveal(value)
+        return None if plain == ERASED else self.blind(plain)
 
     def seal(self, value: Any, *, context: str = "") -> bytes:
         kid = self._ring.primary.encode()

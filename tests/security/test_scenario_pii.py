@@ -18,6 +18,7 @@ from domain.policy import Policy
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import metadata
+from tests.helpers.sealing import opening_cipher
 from tests.security.pii_scan import captured_logs, find_secrets, scan_workflow
 from tests.workflows.test_client_support import client_body
 from worker import build_worker
@@ -79,9 +80,12 @@ async def test_no_personal_data_in_plain_anywhere(
             dump = conn.execute(text(f"SELECT t::text FROM {table.name} t")).scalars().all()
             findings += find_secrets("\n".join(dump).encode(), SECRETS, f"table {table.name}")
     assert findings == [], findings
-    # ... though the history does hold it, encrypted: the decrypted result carries the file.
+    # ... though the history does hold it, encrypted, and sealed under the client's own key
+    # inside that: the decrypted result carries the file's tokens, which that key opens.
     result = await client.get_workflow_handle(
         f"client-{client_id}", result_type=ClientView
     ).result()
-    assert result.file.basic.name == NAME and result.file.basic.id_number == ID_NUMBER
+    assert result.file.basic.name.startswith(f"pii:v1:{client_id}:name:")
+    file = opening_cipher(db, keyring).reveal(result.file.model_dump(mode="json"))
+    assert file["basic"]["name"] == NAME and file["basic"]["id_number"] == ID_NUMBER
     assert logs.getvalue(), "the scenario logged something, so the log scan saw real output"

@@ -41,6 +41,7 @@ from domain.enums import Tier
 from domain.periods import Period
 from infra.keys import KeyRing
 from infra.temporal import data_converter
+from projections.subject_keys import PgSubjectKeys, Sealer
 from simulation.year import sleep_until
 from tests.helpers.histories import CORPUS, recording_dir
 from tests.workflows.test_client_support import (
@@ -80,7 +81,8 @@ async def record_histories(
         data_converter=plain_converter(keyring),
     )
     async with client_worker(plain, engine, keyring, ends=["client-c-hist"]) as queue:
-        c = ctx(plain, queue)
+        # the plain client has no codec to take the ring from: the sealer is given
+        c = dataclasses.replace(ctx(plain, queue), sealer=Sealer(PgSubjectKeys(engine, keyring)))
         start = await env.get_current_time()
         birthday = (start + timedelta(days=20)).date()
         body = client_body(

@@ -24,6 +24,7 @@ from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import clients
 from simulation.year import sleep_until
+from tests.helpers.sealing import opened, opening_cipher
 from tests.workflows.test_client_support import (
     client_body,
     client_worker,
@@ -73,11 +74,13 @@ async def test_onboard_assigns_tier_and_risk_and_seals_personal_data(
     )
     assert row.next_service_kind == "callback" and row.next_service_due is not None
     assert "basic.address" in row.missing_fields and "risk_answers" not in row.missing_fields
-    cipher = FieldCipher(keyring)
-    assert cipher.open(row.name_enc, context="client:c-on-1") == "Test Client"
+    cipher = opening_cipher(db, keyring)
+    # sealed under the ring, and inside that under the client's own key
+    assert cipher.open(row.name_enc, context="client:c-on-1").startswith("pii:v1:c-on-1:name:")
+    assert opened(cipher, row.name_enc, "client:c-on-1") == "Test Client"
     assert row.phone_hash == cipher.blind("+8613800138000")
     assert row.email_hash == cipher.blind("c-on-1@example.com")
-    assert cipher.open(row.profile_enc, context="client:c-on-1")["basic"]["phone"] == (
+    assert opened(cipher, row.profile_enc, "client:c-on-1")["basic"]["phone"] == (  # type: ignore[index]
         "+8613800138000"
     )
     plain = " ".join(str(v) for k, v in row._mapping.items() if not k.endswith("_enc"))

@@ -26,6 +26,7 @@ from commands.privacy import erase
 from domain.enums import Tier
 from infra.keys import KeyRing
 from infra.temporal import data_converter
+from projections.subject_keys import PgSubjectKeys, Sealer
 from tests.helpers.histories import recording_dir
 from tests.workflows.test_client_support import client_body, client_worker, ctx, private_clock
 from workflows.client_service import ClientServiceWorkflow
@@ -47,7 +48,7 @@ async def test_an_erased_client_history_replays(
         data_converter=plain_dc,
     )
     async with client_worker(plain, db, keyring, ends=["client-c-erased"]) as queue:
-        c = ctx(plain, queue)
+        c = dataclasses.replace(ctx(plain, queue), sealer=Sealer(PgSubjectKeys(db, keyring)))
         await COMMANDS["onboard"](c, None, client_body("c-erased", Tier.GOLD))
         answer = await erase(c, "c-erased", {"requested_by": "dpo-01", "reason": "REQ-H1"})
         assert answer["via"] == "workflow" and answer["erased_at"]

@@ -30,6 +30,7 @@ from domain.policy import HeldRecords, Policy, PrivacyPolicy, RetentionHold
 from domain.policy_versions import PolicyVersion
 from infra.keys import KeyRing
 from infra.temporal import data_converter
+from projections.subject_keys import PgSubjectKeys, Sealer
 from projections.tables import access_log, clients
 from tests.helpers.histories import recording_dir
 from tests.workflows.test_client_onboarding import raw_search_attributes
@@ -58,6 +59,11 @@ BY = {"requested_by": "dpo-01", "reason": "PIPL-REQ-1"}
 async def env(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
     async with private_clock(keyring) as e:
         yield e
+
+
+def sealer(db: Engine, keyring: KeyRing) -> Sealer:
+    """The plain client has no codec to take the ring from: the commands get their sealer."""
+    return Sealer(PgSubjectKeys(db, keyring))
 
 
 def plain(env: WorkflowEnvironment, keyring: KeyRing) -> Client:
@@ -126,7 +132,7 @@ async def test_a_served_client_is_restricted_until_ten_years_after_offboarding(
     client = plain(env, keyring)
     cid = "c-held"
     async with client_worker(client, db, keyring, ends=[f"client-{cid}"]) as queue:
-        c = CommandContext(client=client, policy=HELD, task_queue=queue)
+        c = CommandContext(client=client, policy=HELD, task_queue=queue, sealer=sealer(db, keyring))
         start = await env.get_current_time()
         birthday = (start + timedelta(days=60)).date()
         await COMMANDS["onboard"](
@@ -228,7 +234,7 @@ async def test_after_offboarding_a_request_holds_then_shreds_and_after_the_hold_
     held, late, quick, gone = "c-left", "c-left-long-ago", "c-left-just-now", "c-ended"
     ends_ids = [f"client-{i}" for i in (held, late, quick, gone)]
     async with client_worker(client, db, keyring, ends=ends_ids) as queue:
-        c = CommandContext(client=client, policy=HELD, task_queue=queue)
+        c = CommandContext(client=client, policy=HELD, task_queue=queue, sealer=sealer(db, keyring))
         # Asked while the offboarded run is still finishing its writes: it is let end, and the
         # request is kept by a run of its own, as for any ended service.
         await COMMANDS["onboard"](c, None, client_body(quick, Tier.GOLD))
@@ -280,7 +286,9 @@ async def test_outside_any_hold_an_erasure_shreds_at_once(
 ) -> None:
     client = plain(env, keyring)
     async with client_worker(client, db, keyring, ends=["client-c-free"]) as queue:
-        c = CommandContext(client=client, policy=Policy(), task_queue=queue)
+        c = CommandContext(
+            client=client, policy=Policy(), task_queue=queue, sealer=sealer(db, keyring)
+        )
         await COMMANDS["onboard"](c, None, client_body("c-free", Tier.GOLD))
         answer = await erase(c, "c-free", BY)
         assert answer["erased_at"] is not None and "restricted_until" not in answer

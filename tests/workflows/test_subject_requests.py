@@ -37,6 +37,7 @@ from projections.crypto import FieldCipher
 from projections.tables import access_log, notifications
 from projections.tables import clients as clients_table
 from tests.helpers.histories import recording_dir
+from tests.helpers.sealing import opening_cipher
 from tests.workflows.test_client_support import activity_name, client_body
 from workflows import search_attributes as sa
 from workflows.registry import ALL_WORKFLOWS
@@ -121,7 +122,7 @@ async def test_an_access_request_produces_a_sealed_copy_of_the_clients_data(
         assert path.parent == tmp_path and path.name == f"{request_id}.sealed"
         sealed = path.read_bytes()  # noqa: ASYNC240 - a small file in a test
         assert b"Test Client" not in sealed  # sealed, not plain JSON
-        document = open_copy(FieldCipher(keyring), path, request_id)
+        document = open_copy(opening_cipher(db, keyring), path, request_id)
         assert document["client"]["file"]["basic"]["name"] == "Test Client"
         assert document["request_id"] == request_id
         assert copy["sections"] == {"client": 1, "complaints": 0, "service_tasks": len(

@@ -9,7 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from activities.clients import TaskStatus
 from activities.privacy import ErasureReason
@@ -27,6 +33,7 @@ from domain.enums import ClientKind, RiskLevel, RiskProfile, ServiceStatus, Tier
 from domain.identifiers import ClientId, Ref
 from domain.policy import Policy
 from domain.policy_versions import PolicyInForce
+from domain.sealed import Sealable
 from domain.segments import Segment
 from domain.text import FreeText, Line
 
@@ -75,19 +82,33 @@ class OnboardResult(BaseModel):
     risk_level: RiskLevel | None
 
 
+SealedLine = Annotated[str, FreeText(max_length=500), Sealable()]
+
+
 class BasicChanges(BaseModel):
-    """Fields of `BasicInfo` to replace; those left out keep their value."""
+    """Fields of `BasicInfo` to replace; those left out keep their value. The command layer
+    checks them against `BasicInfo`'s rules and seals the personal ones (`commands.sealing`);
+    the workflow's validator checks again what arrives (tokens pass as they are)."""
 
     model_config = ConfigDict(extra="forbid")
-    name: Line | None = None
+    name: SealedLine | None = None
     gender: Line | None = None
-    birth_date: date | None = None
-    phone: Line | None = None
-    email: Line | None = None
-    address: Annotated[str, FreeText(max_length=500, multiline=True)] | None = None
-    occupation: Line | None = None
+    birth_date: Annotated[date | str, Sealable(date)] | None = None
+    birth_month_day: Line | None = None
+    phone: SealedLine | None = None
+    email: SealedLine | None = None
+    address: Annotated[str, FreeText(max_length=500, multiline=True), Sealable()] | None = None
+    occupation: SealedLine | None = None
     family_status: Line | None = None
-    id_number: Line | None = None
+    id_number: SealedLine | None = None
+
+    @model_serializer(mode="wrap")
+    def _given_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Only the fields given travel: the payload converter writes every field, so a field
+        # left out arrived as null, which `revise_file` took for "clear it" (and refused the
+        # name). An explicit null still travels, and still clears.
+        out: dict[str, Any] = handler(self)
+        return {k: v for k, v in out.items() if k in self.model_fields_set}
 
 
 class ProfileUpdate(BaseModel):
