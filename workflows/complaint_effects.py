@@ -15,7 +15,7 @@ from temporalio.common import (
     TypedSearchAttributes,
 )
 
-from domain.complaint import ComplaintIntake
+from domain.complaint import Capacity, ComplaintIntake
 from domain.complaint_state import Complaint
 from domain.consent import ContactChannel
 from domain.enums import Channel
@@ -80,14 +80,24 @@ def current_details(c: Complaint, last: str, policy: Policy) -> str:
     if c.sla_breached:
         deadline += " — **breached**"
     handler = f"{c.handler} ({c.department})" if c.handler else "not assigned yet"
+    extended = f" · extended {c.extensions}x" if c.extensions else ""
+    if c.extensions and c.extension_approved_by:
+        extended += f" (approved by {c.extension_approved_by})"
     lines = [
         f"**Complaint** `{c.complaint_id}` · stage **{c.stage.value}** · severity {c.severity}",
         f"**Handler:** {handler}" + (f" · **Supervisor:** {c.supervisor}" if c.supervisor else ""),
         f"**Decision due:** {deadline}"
-        + (f" · extended {c.extensions}x" if c.extensions else "")
+        + extended
         + (f" · reopened {c.reopen_count}x" if c.reopen_count else ""),
         f"**Last:** {last}",
     ]
+    record = []  # ids, dates and codes only, like every line here
+    if c.complainant_capacity is not Capacity.CLIENT:
+        record.append(f"filed by a {c.complainant_capacity.value}")
+    if c.incident_date is not None:
+        record.append(f"incident {c.incident_date.isoformat()}")
+    if record:
+        lines.insert(3, "**Record:** " + " · ".join(record))
     return "  \n".join(lines)
 
 

@@ -29,6 +29,7 @@ from projections.tables import complaints as complaints_table
 from tests.faults.drive import ASSESS
 from tests.helpers.complaint_env import save_history
 from tests.workflows.test_client_support import client_body
+from tests.workflows.test_legal_hold import details
 from tests.workflows.test_subject_requests import dsr_worker
 
 REPRESENTATIVE = {
@@ -99,6 +100,8 @@ async def test_incident_date_and_a_representative_are_recorded_and_shown(
         assert person["name"] == "Wang Fang" and person["capacity"] == "representative"
         assert person["authority"] == "poa-2026-044"
         await _no_failed_task(client, cid)
+        shown_in_ui = await details(client, f"complaint-{cid}")
+        assert f"filed by a representative · incident {incident.isoformat()}" in shown_in_ui
         await save_history(client, f"complaint-{cid}", "by_representative")
 
 
@@ -142,6 +145,7 @@ async def test_an_extension_needs_the_approval_role(
         assert shown["timeline"][-1]["kind"] == "extended"
         assert shown["timeline"][-1]["actor"] == "sen-1"
         await _no_failed_task(client, cid)
+        assert "extended 1x (approved by sen-1)" in await details(client, f"complaint-{cid}")
         await save_history(client, f"complaint-{cid}", "extended_by_approver")
 
 
