@@ -46,7 +46,7 @@ from domain.subject_request import SealedCopy
 from infra.settings import DATA_DIR
 from projections.access import record_access
 from projections.crypto import FieldCipher
-from projections.tables import access_log, clients, complaints, service_tasks
+from projections.tables import access_log, clients, complaints, service_tasks, tier_changes
 
 COPIES_DIR = DATA_DIR / "subject-copies"
 SUBJECT_COPY = "subject-copy"
@@ -96,7 +96,8 @@ def _iso(value: Any) -> Any:
 
 
 def gather(engine: Engine, cipher: FieldCipher, client_id: str) -> dict[str, Any]:
-    """The client's data as the read models hold it, decrypted: the file, complaints, tasks."""
+    """The client's data as the read models hold it, decrypted: the file, complaints, service
+    tasks with what the client told the advisor, and the tier changes with their figures."""
     with engine.connect() as conn:
         row = conn.execute(select(clients).where(clients.c.client_id == client_id)).first()
         if row is None:
@@ -110,6 +111,11 @@ def gather(engine: Engine, cipher: FieldCipher, client_id: str) -> dict[str, Any
             select(service_tasks)
             .where(service_tasks.c.client_id == client_id)
             .order_by(service_tasks.c.due_at, service_tasks.c.task_id)
+        ).all()
+        tier_rows = conn.execute(
+            select(tier_changes)
+            .where(tier_changes.c.client_id == client_id)
+            .order_by(tier_changes.c.at, tier_changes.c.review_id)
         ).all()
     profile = (
         cipher.open(row.profile_enc, context=f"client:{client_id}") if row.profile_enc else None
@@ -163,10 +169,29 @@ def gather(engine: Engine, cipher: FieldCipher, client_id: str) -> dict[str, Any
             "status": t.status,
             "completed_at": _iso(t.completed_at),
             "outcome": t.outcome,
+            "notes": cipher.open(t.outcome_enc, context=f"service_task:{t.task_id}")
+            if t.outcome_enc
+            else None,
         }
         for t in task_rows
     ]
-    return {"client": own, "complaints": complaint_list, "service_tasks": tasks}
+    tiers = [
+        {
+            "review_id": t.review_id,
+            "old_tier": t.old_tier,
+            "new_tier": t.new_tier,
+            "reason": t.reason,
+            "figures": t.figures,
+            "at": _iso(t.at),
+        }
+        for t in tier_rows
+    ]
+    return {
+        "client": own,
+        "complaints": complaint_list,
+        "service_tasks": tasks,
+        "tier_changes": tiers,
+    }
 
 
 def write_copy(
@@ -203,6 +228,7 @@ def write_copy(
         "client": 1,
         "complaints": len(document["complaints"]),
         "service_tasks": len(document["service_tasks"]),
+        "tier_changes": len(document["tier_changes"]),
     }
     return SealedCopy(
         path=str(path),

@@ -27,7 +27,7 @@ from activities.deps import ActivityDeps
 from activities.registry import activity_methods, build_activities
 from activities.subject_requests import SUBJECT_COPY, SubjectRequestActivities, open_copy
 from audit.sources import saved_json
-from commands import clients, subject_requests
+from commands import clients, complaints, subject_requests
 from commands.base import CommandContext, CommandError
 from domain.periods import Period
 from domain.policy import Policy, PrivacyPolicy
@@ -104,6 +104,13 @@ async def test_an_access_request_produces_a_sealed_copy_of_the_clients_data(
     async with dsr_worker(client, db, keyring, tmp_path) as queue:
         ctx = CommandContext(client=client, policy=Policy(), task_queue=queue)
         client_id = await _client(ctx)
+        complaint = {
+            "client_id": client_id,
+            "channel": "branch",
+            "content": "The fees were higher than disclosed.",
+            "complainant": {"name": "Test Client", "phone": "13800138000"},
+        }
+        await complaints.COMMANDS["open"](ctx, None, complaint)
         opened = await subject_requests.request(
             ctx, None, {"client_id": client_id, "kind": "access"}
         )
@@ -125,8 +132,15 @@ async def test_an_access_request_produces_a_sealed_copy_of_the_clients_data(
         document = open_copy(opening_cipher(db, keyring), path, request_id)
         assert document["client"]["file"]["basic"]["name"] == "Test Client"
         assert document["request_id"] == request_id
-        assert copy["sections"] == {"client": 1, "complaints": 0, "service_tasks": len(
-            document["service_tasks"])}  # fmt: skip
+        [filed] = document["complaints"]
+        assert filed["content"] == complaint["content"]
+        assert filed["complainant"]["name"] == "Test Client"
+        assert copy["sections"] == {
+            "client": 1,
+            "complaints": 1,
+            "service_tasks": len(document["service_tasks"]),
+            "tier_changes": 0,
+        }
         with db.connect() as conn:
             reads = conn.execute(
                 select(access_log.c.actor).where(
