@@ -271,6 +271,10 @@ async def settled(handle: WorkflowHandle[Any, Any]) -> None:
     raise ApplicationError("the client's change has not reached the read models yet")
 
 
+ALREADY = frozenset({"AlreadyErased", "AlreadyRestricted"})
+"""The client workflow's refusals of an erasure that mean it was done before."""
+
+
 def _refused(err: WorkflowUpdateFailedError) -> ApplicationError:
     cause = err.cause
     message = getattr(cause, "message", None) or str(cause)
@@ -325,9 +329,15 @@ class SubjectRequestActivities:
             )
             await settled(handle)
         except WorkflowUpdateFailedError as err:
-            if getattr(err.cause, "type", None) != "ClientClosed":
+            kind = getattr(err.cause, "type", None)
+            if kind in ALREADY:
+                # Erased or restricted before (by `client erase`, or an earlier request): what
+                # was asked is done; the client's view says which.
+                view = await handle.query("view", result_type=dict)
+            elif kind == "ClientClosed":
+                via = "read models"
+            else:
                 raise _refused(err) from None
-            via = "read models"
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
@@ -341,7 +351,11 @@ class SubjectRequestActivities:
                 restricted_until=view.get("restricted_until"),
                 hold=view.get("restricted_hold"),
             )
-        if via == "read models" and req.holds:
+        if (
+            via == "read models"
+            and req.holds
+            and not await asyncio.to_thread(self._erased_in_read_models, req.client_id)
+        ):
             raise ApplicationError(
                 f"client {req.client_id}'s service has ended and the policy sets retention "
                 f"holds: `client erase {req.client_id}` keeps the hold for it; then answer this "
@@ -384,6 +398,13 @@ class SubjectRequestActivities:
                 continue
             told += 1
         return told
+
+    def _erased_in_read_models(self, client_id: str) -> bool:
+        with self._deps.engine.connect() as conn:
+            erased = conn.execute(
+                select(clients.c.erased_at).where(clients.c.client_id == client_id)
+            ).scalar()
+        return erased is not None
 
     def _open_in_read_models(self, client_id: str) -> list[str]:
         with self._deps.engine.connect() as conn:

@@ -73,8 +73,17 @@ def _answer(state: SubjectRequest, **extra: Any) -> dict[str, Any]:
 
 
 async def _client_known(ctx: CommandContext, client_id: str) -> None:
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+
     try:
-        await ctx.client.get_workflow_handle(workflow_id_for(client_id)).describe()
+        # Raw: the typed describe() cannot parse an unset datetime attribute of the test server.
+        await ctx.client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace=ctx.client.namespace,
+                execution=WorkflowExecution(workflow_id=workflow_id_for(client_id)),
+            )
+        )
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise CommandError(f"no client {client_id} is known", "not_found") from None

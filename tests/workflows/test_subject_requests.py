@@ -322,3 +322,41 @@ async def test_a_deletion_under_a_retention_hold_restricts_the_client_and_says_s
         answered = [n for n in _outbox(db, request_id) if n.template == "subject_request_answered"]
         assert answered[0].params["hold"] == "aml"
         await _no_failed_task(client, request_id)
+
+
+async def test_a_deletion_for_an_ended_client_under_a_hold_goes_through_client_erase(
+    ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, tmp_path: Path
+) -> None:
+    """The request alone cannot keep the hold for a client whose service has ended (that takes
+    `client erase`, which starts a run to keep it): it is refused naming the command and stays
+    open; once the client is restricted, fulfilling answers with the hold."""
+    from commands.privacy import erase
+    from tests.workflows.test_legal_hold import HELD
+
+    client = ts_env.client
+    async with dsr_worker(client, db, keyring, tmp_path) as queue:
+        ctx = CommandContext(client=client, policy=HELD, task_queue=queue)
+        client_id = await _client(ctx)
+        await clients.offboard(ctx, client_id, {"reason": "account closed"})
+        await client.get_workflow_handle(f"client-{client_id}").result()
+        body = {"client_id": client_id, "kind": "deletion"}
+        request_id = (await subject_requests.request(ctx, None, body))["request_id"]
+        fulfil = {"by": "dpo-1", "identity_verified": True}
+        with pytest.raises(CommandError) as refused:
+            await subject_requests.fulfil(ctx, request_id, fulfil)
+        assert f"client erase {client_id}" in refused.value.message
+        assert (await subject_requests.show(ctx, request_id, {}))["status"] in ("received", "open")
+        with db.connect() as conn:
+            kept = conn.execute(
+                select(clients_table.c.profile_enc).where(clients_table.c.client_id == client_id)
+            ).scalar_one()
+        assert kept is not None, "nothing was shredded past the hold"
+        restricted = await erase(ctx, client_id, {"requested_by": "dpo-1", "reason": request_id})
+        assert restricted["hold"] == "aml"
+        done = await subject_requests.fulfil(ctx, request_id, fulfil)
+        assert done["status"] == "fulfilled" and done["hold"] == "aml"
+        assert done["restricted_until"] == restricted["restricted_until"].isoformat().replace(
+            "+00:00", "Z"
+        )
+        await _no_failed_task(client, request_id)
+        await client.get_workflow_handle(f"client-{client_id}").terminate("test over")
