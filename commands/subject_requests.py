@@ -20,7 +20,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
@@ -115,12 +115,24 @@ def _unanswered(request_id: str) -> CommandError:
     )
 
 
+_REF: TypeAdapter[str] = TypeAdapter(Ref)
+
+
 def _made_id(client_id: str, key: str | None) -> str:
-    """`<client>-<8 hex>`: random, or from the caller's request key (a retry names the same
-    request, so it is answered rather than filed twice)."""
+    """`<client>-r<8 hex>`: random, or from the caller's request key (a retry names the same
+    request, so it is answered rather than filed twice); `r<16 hex>` when the client's id
+    leaves no room for that within a reference's 64 characters."""
+
+    def made(tail: str) -> str:
+        candidate = f"{client_id}-r{tail[:8]}"
+        try:
+            return _REF.validate_python(candidate)
+        except ValueError:
+            return f"r{tail[:16]}"
+
     if key is None:
-        return fresh_identifier(lambda: f"{client_id}-r{uuid.uuid4().hex[:8]}")
-    return f"{client_id}-r{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+        return fresh_identifier(lambda: made(uuid.uuid4().hex))
+    return made(hashlib.sha256(key.encode()).hexdigest())
 
 
 async def request(ctx: CommandContext, ident: str | None, body: dict[str, Any]) -> dict[str, Any]:
