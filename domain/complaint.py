@@ -175,7 +175,11 @@ class Complainant(BaseModel):
     name: Annotated[str, FreeText(min_length=1, max_length=100)]
     phone: Annotated[str, FreeText(max_length=32, pattern=_PHONE)] | None = None
     email: Annotated[str, FreeText(max_length=254, pattern=_EMAIL)] | None = None
-    capacity: Capacity = Capacity.CLIENT
+    capacity: Capacity | None = Field(
+        default=None,
+        description="unset: the client themself (so a complainant recorded before it reads and "
+        "dumps as it did)",
+    )
     authority: Ref | None = Field(
         default=None,
         description="reference of the document that entitles a representative or heir (a "
@@ -187,7 +191,7 @@ class Complainant(BaseModel):
         # An erased complainant is answered on nothing: nobody is left to answer.
         if not (self.phone or self.email) and self.name != ERASED_TEXT:
             raise ValueError("a complainant needs a phone or an email to be answered on")
-        if self.capacity is not Capacity.CLIENT and self.authority is None:
+        if self.capacity not in (None, Capacity.CLIENT) and self.authority is None:
             raise ValueError(
                 f"a complainant acting as {self.capacity} needs `authority` (the reference of "
                 "the document entitling them)"

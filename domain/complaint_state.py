@@ -168,7 +168,7 @@ def receive(
         decision_from=received_at,
         sla_deadline=deadlines.decision_due(received_at, policy),
         incident_date=intake.incident_date,
-        complainant_capacity=intake.complainant.capacity,
+        complainant_capacity=intake.complainant.capacity or Capacity.CLIENT,
         conflicted=sorted(set(intake.conflicted)),
     )
     data: dict[str, Scalar] = {
@@ -180,6 +180,6 @@ def receive(
     # Only when given, so a receipt reads as it did before these existed.
     if intake.incident_date is not None:
         data["incident_date"] = intake.incident_date.isoformat()
-    if intake.complainant.capacity is not Capacity.CLIENT:
+    if intake.complainant.capacity not in (None, Capacity.CLIENT):
         data["complainant_capacity"] = intake.complainant.capacity.value
     return Change(complaint=complaint, kind="received", data=data)
