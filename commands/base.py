@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.common import Priority
 
 from domain.identifiers import key, safe_identifier
 from domain.policy import Policy
@@ -56,8 +57,17 @@ class CommandContext:
     """Which published version `policy` is, and one pending: what workflows this command
     starts are started under (`commands.policy.resolve`; the default: the policy file)."""
 
+    priorities: bool = True
+    """Whether starts carry their task-queue priority (`domain.priorities`); False starts every
+    workflow at the server's default, which is how the Spring Festival benchmark measures what
+    the priorities buy."""
+
     def __post_init__(self) -> None:
         request_id_arg(self.request_id)  # a service may build its context without starter
+
+    def priority(self, key: int) -> Priority:
+        """The priority a start of this kind of work carries (`domain.priorities`)."""
+        return Priority(priority_key=key) if self.priorities else Priority.default
 
     def update_id(self, verb: str) -> str | None:
         """The update id a request key gives one verb; None lets Temporal pick a fresh one."""

@@ -31,6 +31,7 @@ from commands.base import Command, CommandContext, CommandError, engine_for, id_
 from commands.sealing import reveal, seal_changes, seal_file, sealer_for
 from domain.client import ClientFile
 from domain.enums import ServiceStatus
+from domain.priorities import CLIENT_SERVICE
 from domain.questionnaire import questionnaire_json
 from workflows import search_attributes as sa
 from workflows.client_service import ClientServiceWorkflow
@@ -161,6 +162,7 @@ async def _onboard(
             ]
         ),
         static_summary=f"client service for {file.client_id}",
+        priority=ctx.priority(CLIENT_SERVICE),
     )
     return await ctx.client.execute_update_with_start_workflow(
         ClientServiceWorkflow.onboard,

@@ -26,6 +26,7 @@ from commands.base import CommandContext, CommandError
 from domain.complaint import ComplaintIntake, RepeatSubmission
 from domain.complaint_state import receive
 from domain.identifiers import Ref, fresh_identifier
+from domain.priorities import COMPLAINT
 from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_effects import opening_search_attributes, opening_summary
 from workflows.complaint_matter import ComplaintMatterWorkflow, MatterClaim, MatterInput
@@ -110,6 +111,7 @@ async def _start(ctx: CommandContext, complaint_id: str, intake: ComplaintIntake
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=opening_search_attributes(intake),
             static_summary=opening_summary(complaint_id, intake),
+            priority=ctx.priority(COMPLAINT),
         )
     except WorkflowAlreadyStartedError:
         raise CommandError(f"complaint {complaint_id} already exists", code="conflict") from None
@@ -194,6 +196,8 @@ def _registry(ctx: CommandContext, matter: str) -> WithStartWorkflowOperation[An
         task_queue=ctx.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         static_summary="Open-complaint registry of one client matter",
+        # the claim waits on it: it goes before client-service work as the complaint does
+        priority=ctx.priority(COMPLAINT),
     )
 
 

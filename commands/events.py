@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 
 from commands.base import Command, CommandContext, CommandError, id_arg
 from commands.clients import guarded, parse
+from domain.priorities import CLIENT_SERVICE
 from workflows.client_events import (
     Attendance,
     ClientEventInput,
@@ -48,6 +49,7 @@ async def create(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> 
             # An event id names one event for good: its rows and invitation ids are keyed by it.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"client event {inp.event.event_id} ({inp.event.kind.value})",
+            priority=ctx.priority(CLIENT_SERVICE),
         )
     except WorkflowAlreadyStartedError:
         raise CommandError(

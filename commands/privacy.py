@@ -46,6 +46,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.privacy import EraseRequest, UnknownClientError, erase_personal_data
 from commands.base import CommandContext, CommandError, engine_for
 from domain.enums import ClientKind, ServiceStatus, Tier
+from domain.priorities import CLIENT_SERVICE
 from domain.refusals import field_problems
 from projections.tables import clients, complaints
 from workflows import search_attributes as sa
@@ -239,6 +240,7 @@ async def _after_the_service(
             ]
         ),
         static_summary=f"deletion request hold for {client_id}",
+        priority=ctx.priority(CLIENT_SERVICE),
     )
     return await ctx.client.execute_update_with_start_workflow(
         ClientServiceWorkflow.erase_personal_data, update, start_workflow_operation=start

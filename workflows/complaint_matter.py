@@ -35,7 +35,7 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError, Workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from temporalio.common import WorkflowIDReusePolicy
+    from temporalio.common import Priority, WorkflowIDReusePolicy
 
     from workflows.complaint import ComplaintWorkflow
     from workflows.complaint_effects import opening_search_attributes, opening_summary
@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
 
 with workflow.unsafe.imports_passed_through():
     from domain.identifiers import Ref
+    from domain.priorities import COMPLAINT
     from workflows.refusals import refusing
 
 _MODEL = ConfigDict(frozen=True, extra="forbid")
@@ -184,6 +185,9 @@ class ComplaintMatterWorkflow:
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 search_attributes=opening_search_attributes(req.complaint.intake),
                 static_summary=opening_summary(req.complaint_id, req.complaint.intake),
+                # its own key, not the registry's: a registry started before the keys has none
+                # (a command attribute, not a command: saved histories replay unchanged)
+                priority=Priority(priority_key=COMPLAINT),
             )
         except WorkflowAlreadyStartedError:
             self._owner = None
