@@ -197,7 +197,11 @@ async def _history(args: argparse.Namespace, ctx: _Context) -> int:
 
     client = await ctx.client()
     runs = await sources.chain(client, args.workflow_id, args.run_id, all_runs=not args.run_id)
-    view = await timeline.build(runs, client.data_converter)
+    # The fields sealed under each client's own key, opened with it: `[erased]` once destroyed.
+    from projections.subject_keys import PgSubjectKeys, Sealer
+
+    sealer = Sealer(PgSubjectKeys(ctx.engine, ctx.keyring))
+    view = await timeline.build(runs, client.data_converter, sealer.reveal)
     # Decrypted only in memory so far: nothing is shown unless the reading is on record.
     with ctx.engine.begin() as conn:
         concerned: list[str | None] = [*view.client_ids] or [None]

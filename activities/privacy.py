@@ -1,15 +1,20 @@
 """PIPL deletion: a client's personal data leaves the read models; the audit facts stay.
 
+Destroyed: the client's data key (`projections.subject_keys`), which every sealed personal field
+of theirs in the workflow histories, exports and read models was sealed under, so those copies
+read `[erased]` from now on, wherever they are kept.
+
 Removed: everything sealed or blind-indexed about the person - the client file (`profile_enc`,
 `name_enc`), the lookup hashes, the birthday, complaint content and complainant details, the
 free text of complaint events and callback outcomes. Kept: ids, stages, dates, tiers and tier
 changes, figures, consents on record, notifications sent (their params never hold personal
 data) - what supervisors and KPIs need, none of which identifies the person without the file.
 
-What this cannot reach is documented in docs/security.md: the Temporal histories (immutable;
-they hold the same data encrypted and expire with the namespace retention), database backups
-and dead row versions until VACUUM. The client workflow must drop the data from its own state
-too, or its next projection would write it back.
+What this cannot reach is documented in docs/security.md: database backups taken before the
+erasure (they hold the wrapped key, which the ring opens), dead row versions until VACUUM, and
+what histories recorded before sealing hold in plaintext (encrypted under the ring only). The
+client workflow must drop the data from its own state too, or its next projection would write
+it back.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from activities.deps import ActivityDeps
 from domain.identifiers import ClientId, Ref
 from domain.text import FreeText
 from projections.access import AccessAction, record_access
+from projections.subject_keys import destroy_key
 from projections.tables import access_log, clients, complaint_events, complaints, service_tasks
 
 ErasureReason = Annotated[str, FreeText(min_length=1, max_length=120)]
@@ -47,6 +53,9 @@ class EraseResult(BaseModel):
     complaints: int = 0
     complaint_events: int = 0
     service_tasks: int = 0
+    key_destroyed: bool = Field(
+        default=False, description="the client's data key was destroyed by this erasure"
+    )
 
 
 class UnknownClientError(LookupError):
@@ -106,7 +115,10 @@ def erase_personal_data(engine: Engine, req: EraseRequest) -> EraseResult:
             .where(service_tasks.c.outcome_enc.is_not(None))
             .values(outcome_enc=None, updated_at=now)
         ).rowcount
-        removed = had_personal or n_complaints or n_events or n_tasks
+        # Crypto-shredding: the client's data key goes, and with it every copy of their sealed
+        # fields in histories, exports and backups of the read models taken from now on.
+        key_destroyed = destroy_key(conn, req.client_id)
+        removed = had_personal or n_complaints or n_events or n_tasks or key_destroyed
         # The client workflow empties its own row first, so "already erased" is what the access
         # log says: every erasure is recorded once, repeats that find nothing are not.
         recorded = conn.execute(
@@ -131,6 +143,7 @@ def erase_personal_data(engine: Engine, req: EraseRequest) -> EraseResult:
         complaints=n_complaints,
         complaint_events=n_events,
         service_tasks=n_tasks,
+        key_destroyed=key_destroyed,
     )
 
 

@@ -8,7 +8,7 @@ person was).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from temporalio.converter import DataConverter
 from audit.headlines import RunRefs, headline
 from audit.payloads import decoded_history
 from audit.plain import Plain
+from domain.sealed import tokens_in
 
 # Bookkeeping between worker and server: in --json output, left out of the readable text.
 _QUIET = {
@@ -126,17 +127,22 @@ def _client_ids(attrs: dict[str, Any]) -> set[str]:
     return found
 
 
-async def build(runs: Sequence[WorkflowHistory], converter: DataConverter) -> Timeline:
-    """The timeline of `runs` (oldest first; usually one workflow's continue-as-new chain)."""
+async def build(
+    runs: Sequence[WorkflowHistory],
+    converter: DataConverter,
+    reveal: Callable[[Any], Any] | None = None,
+) -> Timeline:
+    """The timeline of `runs` (oldest first; usually one workflow's continue-as-new chain).
+
+    With `reveal`, the fields sealed under a client's own key are opened (`[erased]` where the
+    key was destroyed) before anything is formatted, in one lookup for the whole timeline; the
+    clients whose fields it holds are among its clients (the access log names them)."""
     plain = Plain(converter.payload_converter)
-    entries: list[Entry] = []
-    client_ids: set[str] = set()
+    decoded: list[tuple[str, Any, dict[str, Any], Any]] = []
     for history in runs:
         if converter.payload_codec is not None:
             history = await decoded_history(history, converter.payload_codec)
-        run, refs = history.run_id, RunRefs()
         for event in history.events:
-            kind = _type_name(event.event_type)
             which = event.WhichOneof("attributes")
             attrs = plain.message(getattr(event, which)) if which else {}
             summary = (
@@ -144,27 +150,38 @@ async def build(runs: Sequence[WorkflowHistory], converter: DataConverter) -> Ti
                 if event.user_metadata.HasField("summary")
                 else None
             )
-            line = headline(refs, kind, event.event_id, attrs, summary)
-            principal = (
-                f"{event.principal.type}:{event.principal.name}"
-                if event.HasField("principal")
-                else None
+            decoded.append((history.run_id, event, attrs, summary))
+    client_ids: set[str] = {t.subject for _, _, attrs, _ in decoded for t in tokens_in(attrs)}
+    if reveal is not None and client_ids:
+        opened = reveal([attrs for _, _, attrs, _ in decoded])
+        decoded = [(r, e, a, s) for (r, e, _, s), a in zip(decoded, opened, strict=True)]
+    entries: list[Entry] = []
+    refs, run = RunRefs(), None
+    for run_id, event, attrs, summary in decoded:
+        if run_id != run:
+            refs, run = RunRefs(), run_id
+        kind = _type_name(event.event_type)
+        line = headline(refs, kind, event.event_id, attrs, summary)
+        principal = (
+            f"{event.principal.type}:{event.principal.name}"
+            if event.HasField("principal")
+            else None
+        )
+        client_ids |= _client_ids(attrs)
+        entries.append(
+            Entry(
+                run_id=run_id,
+                event_id=event.event_id,
+                time=event.event_time.ToDatetime().isoformat() + "Z",
+                type=kind,
+                headline=line,
+                identity=_who(attrs),
+                principal=principal,
+                actor=_actor(_inputs(attrs)),
+                summary=summary if isinstance(summary, str) else None,
+                attributes=attrs,
             )
-            client_ids |= _client_ids(attrs)
-            entries.append(
-                Entry(
-                    run_id=run,
-                    event_id=event.event_id,
-                    time=event.event_time.ToDatetime().isoformat() + "Z",
-                    type=kind,
-                    headline=line,
-                    identity=_who(attrs),
-                    principal=principal,
-                    actor=_actor(_inputs(attrs)),
-                    summary=summary if isinstance(summary, str) else None,
-                    attributes=attrs,
-                )
-            )
+        )
     first = runs[0]
     return Timeline(
         workflow_id=first.workflow_id,

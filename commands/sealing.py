@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from commands.base import CommandContext, CommandError, engine_for
 from domain.client import BasicInfo, ClientFile
+from domain.complaint import ComplaintIntake
 from domain.sealed import is_sealed
 from projections.subject_keys import DataKey, PgSubjectKeys, Sealer, SubjectErased
 from workflows.client_service.models import BasicChanges
@@ -112,3 +113,27 @@ def reveal(sealer: Sealer, answer: BaseModel) -> dict[str, Any]:
     """A workflow's answer as JSON for the person who asked, its tokens opened."""
     out: dict[str, Any] = sealer.reveal(answer.model_dump(mode="json"))
     return out
+
+
+def seal_intake(sealer: Sealer, intake: ComplaintIntake) -> ComplaintIntake:
+    """A validated complaint intake with its content and the complainant's name, phone and
+    e-mail sealed under the client's key (made here when the client has none yet: a complaint
+    may come before, or without, an onboarding). The client's key destroyed: the complaint is
+    received all the same, without the person (`[erased]`, as an open complaint keeps it once
+    its client is erased), since nothing may be kept of an erased client."""
+    try:
+        key = sealer.keys.create(intake.client_id)
+    except SubjectErased:
+        return intake.erased()
+    person = intake.complainant
+    sealed = {
+        f: sealer.seal(key, f"complainant.{f}", v)
+        for f in ("name", "phone", "email")
+        if (v := getattr(person, f)) is not None and not is_sealed(v)
+    }
+    content = intake.content
+    if not is_sealed(content):
+        content = sealer.seal(key, "content", content)
+    return intake.model_copy(
+        update={"content": content, "complainant": person.model_copy(update=sealed)}
+    )

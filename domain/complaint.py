@@ -30,11 +30,14 @@ from pydantic import (
 
 from domain.enums import Channel, ComplaintStage, Severity
 from domain.identifiers import MatterRef, Ref
+from domain.sealed import Sealable
 from domain.text import FreeText
 
 Stage = ComplaintStage
 
 Text = Annotated[str, FreeText(min_length=1, max_length=8000, multiline=True)]
+SealedText = Annotated[Text, Sealable()]
+"""A text that may hold a token sealed under the client's own key (`domain.sealed`)."""
 """What the complaint's people write (content, findings, measures, reasons): may run to lines."""
 Scalar = str | int | bool | None
 
@@ -172,9 +175,9 @@ class Complainant(BaseModel):
     an heir is the complainant, answered on their own contact details, sealed alike."""
 
     model_config = _COMMAND
-    name: Annotated[str, FreeText(min_length=1, max_length=100)]
-    phone: Annotated[str, FreeText(max_length=32, pattern=_PHONE)] | None = None
-    email: Annotated[str, FreeText(max_length=254, pattern=_EMAIL)] | None = None
+    name: Annotated[str, FreeText(min_length=1, max_length=100), Sealable()]
+    phone: Annotated[str, FreeText(max_length=32, pattern=_PHONE), Sealable()] | None = None
+    email: Annotated[str, FreeText(max_length=254, pattern=_EMAIL), Sealable()] | None = None
     capacity: Capacity | None = Field(
         default=None,
         description="unset: the client themself (so a complainant recorded before it reads and "
@@ -200,12 +203,14 @@ class Complainant(BaseModel):
 
 
 class ComplaintIntake(BaseModel):
-    """What is recorded at receipt: channel, time, complainant, content (and optional keys)."""
+    """What is recorded at receipt: channel, time, complainant, content (and optional keys).
+    The content and the complainant's details arrive sealed under the client's own key
+    (`commands.complaint_open`); plaintext in histories recorded before that."""
 
     model_config = _COMMAND
     client_id: Ref
     channel: Channel
-    content: Text
+    content: SealedText
     complainant: Complainant
     received_at: AwareDatetime | None = Field(default=None, description="default: the start")
     subject: Ref | None = Field(default=None, description="the staff member complained about")
@@ -313,7 +318,7 @@ class RepeatSubmission(BaseModel):
     model_config = _COMMAND
     client_id: Ref
     channel: Channel
-    content: Text
+    content: SealedText
     complainant: Complainant
     received_at: AwareDatetime | None = None
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 from google.protobuf import json_format
@@ -29,6 +30,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.client import Client
 from temporalio.common import MetricMeter
 
+from domain.sealed import ERASED, SEALED, replace_tokens, tokens_in
 from infra.codec import EncryptionCodec
 from infra.keys import KeyRing, KeyRingError, PurposeRing, load_codec_token, load_payload_keys
 from infra.settings import Settings
@@ -123,6 +125,7 @@ def make_app(
     trust_forwarded: bool = False,
     meter: MetricMeter | None = None,
     worklist: Worklist | None = None,
+    erased: ErasedLookup | None = None,
 ) -> web.Application:
     """`cors_origin`: the UI's origin (comma-separate several, e.g. localhost and 127.0.0.1).
 
@@ -132,7 +135,12 @@ def make_app(
     proxy that overwrites them may be trusted with. With a `meter`, requests are counted by
     action and status and decoded payloads by result (labels are those words only). With a
     `worklist`, `GET /worklist` serves the supervisor's worklist (infra/worklist.py) to the
-    same people: a valid session cookie or the bearer token."""
+    same people: a valid session cookie or the bearer token.
+
+    Fields sealed under a client's own key (`domain.sealed` tokens inside a decoded payload)
+    are never opened here (this server holds payload keys only): they are shown as `[sealed]`,
+    or `[erased]` once `erased` says the client's key was destroyed. The people who may read
+    them use `client show` or `auditor.py history`, which record whose file they read."""
     if not token:
         raise KeyRingError("the codec server needs a token")
     codec = EncryptionCodec(keyring)
@@ -235,6 +243,7 @@ def make_app(
             refused = await audited(DecodeAccess(via, namespace, len(payloads), 0, action, caller))
             return refused or reply([codec.encrypt(p) for p in payloads])
         decoded, failed = decode_for_display(payloads)
+        decoded = await masked(decoded)
         if decoded_payloads is not None:
             decoded_payloads.add(len(payloads) - failed, {"result": "decoded"})
             if failed:
@@ -279,6 +288,30 @@ def make_app(
                 log.warning("codec server could not decrypt a payload: %s", err)
                 out.append(payload)
         return out, failed
+
+    async def masked(payloads: list[Payload]) -> list[Payload]:
+        values: list[Any] = []
+        for p in payloads:
+            value: Any = None
+            if p.metadata.get("encoding") == b"json/plain":
+                try:
+                    value = json.loads(p.data)
+                except ValueError:
+                    value = None
+            values.append(value)
+        subjects = {t.subject for t in tokens_in(values)}
+        if not subjects:
+            return payloads
+        gone = await erased(subjects) if erased is not None else set()
+        out: list[Payload] = []
+        for p, value in zip(payloads, values, strict=True):
+            if value is None or not tokens_in(value):
+                out.append(p)
+                continue
+            shown = replace_tokens(value, lambda t: ERASED if t.subject in gone else SEALED)
+            data = json.dumps(shown, ensure_ascii=False, separators=(",", ":")).encode()
+            out.append(Payload(metadata=dict(p.metadata), data=data))
+        return out
 
     def reply(payloads: list[Payload]) -> web.Response:
         return web.json_response(
@@ -355,6 +388,20 @@ def make_app(
     app = web.Application(middlewares=[counted, guard], client_max_size=MAX_BODY)
     app.router.add_route("*", "/{tail:.*}", route)
     return app
+
+
+ErasedLookup = Callable[[set[str]], Awaitable[set[str]]]
+"""Which of these clients' data keys were destroyed (PIPL erasure)."""
+
+
+def database_erased(engine: Engine) -> ErasedLookup:
+    """Asks `subject_keys`, whose `subject_id` and `destroyed_at` the codec role may read."""
+    from projections.subject_keys import erased_subjects
+
+    async def lookup(subjects: set[str]) -> set[str]:
+        return await asyncio.to_thread(erased_subjects, engine, subjects)
+
+    return lookup
 
 
 def database_audit(engine: Engine, actor_prefix: str = "codec") -> AuditHook:
@@ -468,6 +515,7 @@ def main(argv: list[str] | None = None) -> None:
         trust_forwarded=settings.codec_trust_forwarded,
         meter=meter,
         worklist=worklist,
+        erased=None if engine is None else database_erased(engine),
     )
     web.run_app(
         app,

@@ -157,6 +157,21 @@ def destroy_key(conn: Connection, subject_id: str) -> bool:
     return bool(destroyed)
 
 
+def erased_subjects(engine: Engine, subject_ids: Iterable[str]) -> set[str]:
+    """Which of the subjects had their key destroyed: all the codec server may know (its role
+    reads `subject_id` and `destroyed_at` alone)."""
+    wanted = sorted(set(subject_ids))
+    if not wanted:
+        return set()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(subject_keys.c.subject_id).where(
+                subject_keys.c.subject_id.in_(wanted), subject_keys.c.destroyed_at.is_not(None)
+            )
+        )
+        return set(rows.scalars())
+
+
 class Sealer:
     """Seals and opens personal field values under their subject's data key."""
 

@@ -22,6 +22,7 @@ from activities.privacy import (
 from commands.base import CommandContext, CommandError
 from commands.privacy import erase, run_erase
 from domain.consent import Purpose
+from domain.policy import Policy
 from projections.crypto import FieldCipher
 from projections.tables import (
     access_log,
@@ -218,7 +219,7 @@ async def test_the_command_entry_point_uses_the_configured_database(
     get_settings.cache_clear()
     _settings_engine.cache_clear()
     try:
-        ctx = CommandContext(client=ts_env.client, policy=None)  # type: ignore[arg-type]
+        ctx = CommandContext(client=ts_env.client, policy=Policy())
         out = await erase(ctx, "C-2", {"requested_by": "S-1", "reason": "R-78"})
     finally:
         get_settings.cache_clear()

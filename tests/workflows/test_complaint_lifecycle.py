@@ -17,7 +17,6 @@ from commands.base import CommandContext, CommandError
 from commands.complaints import COMMANDS
 from domain.policy import Policy
 from infra.keys import KeyRing
-from projections.crypto import FieldCipher
 from projections.tables import complaint_events, complaints
 from tests.helpers.complaint_env import (
     assert_healthy,
@@ -29,6 +28,7 @@ from tests.helpers.complaint_env import (
     seed_client,
     sent,
 )
+from tests.helpers.sealing import opening_cipher
 from workflows import search_attributes as sa
 from workflows.complaint import ComplaintWorkflow
 
@@ -139,12 +139,14 @@ async def test_happy_path_projects_every_stage(
         "closed",
     ]
     assert r.seq == 7
-    cipher = FieldCipher(keyring)
+    cipher = opening_cipher(db, keyring)
     assert cipher.open(r.content_enc, context=sealing_context("complaints", "content_enc", cid))
     person = cipher.open(
         r.complainant_enc, context=sealing_context("complaints", "complainant_enc", cid)
     )
-    assert person["name"] == "Li Lei"
+    # under the ring, and inside that under the client's own key
+    assert person["name"].startswith("pii:v1:")
+    assert cipher.reveal(person)["name"] == "Li Lei"
     assert b"Li Lei" not in r.complainant_enc
 
     assert sent(db, f"complaint-{cid}") == [

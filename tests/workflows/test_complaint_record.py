@@ -28,6 +28,7 @@ from projections.crypto import FieldCipher
 from projections.tables import complaints as complaints_table
 from tests.faults.drive import ASSESS
 from tests.helpers.complaint_env import save_history
+from tests.helpers.sealing import opening_cipher
 from tests.workflows.test_client_support import client_body
 from tests.workflows.test_legal_hold import details
 from tests.workflows.test_subject_requests import dsr_worker
@@ -94,8 +95,10 @@ async def test_incident_date_and_a_representative_are_recorded_and_shown(
                 )
             ).scalar_one()
         assert b"Wang Fang" not in sealed
-        person = FieldCipher(keyring).open(
-            sealed, context=sealing_context("complaints", "complainant_enc", cid)
+        person = opening_cipher(db, keyring).reveal(
+            FieldCipher(keyring).open(
+                sealed, context=sealing_context("complaints", "complainant_enc", cid)
+            )
         )
         assert person["name"] == "Wang Fang" and person["capacity"] == "representative"
         assert person["authority"] == "poa-2026-044"

@@ -1,0 +1,222 @@
+"""Crypto-shredding end to end on the dev server: a client onboarded with distinctive personal
+data opens a complaint and is erased; afterwards neither the raw history bytes, nor the history
+decrypted with the key ring, nor the read models, nor an export of the history, nor the codec
+server's decode hold any of it; `auditor.py history` and the codec server show `[erased]`
+where it was, with ids, stages, tiers and figures readable; `client show` shows the erasure;
+replay and verify-projections still pass on the erased client's histories."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from google.protobuf import json_format
+from sqlalchemy import Engine, select, text
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+import auditor
+from activities.deps import ActivityDeps
+from audit.payloads import decoded_history
+from commands import clients, complaints
+from commands.base import CommandContext
+from commands.privacy import erase
+from domain.enums import Tier
+from domain.policy import Policy
+from domain.sealed import ERASED, SEALED, tokens_in
+from infra.codec_server import database_erased, make_app
+from infra.keys import KeyRing
+from projections.crypto import FieldCipher
+from projections.tables import metadata, subject_keys
+from tests.auditor.rig import point_at, ring_text
+from tests.helpers.sealing import opening_cipher
+from tests.security.pii_scan import find_secrets, iter_payloads, scan_workflow
+from tests.workflows.test_client_support import client_body, run_histories
+from worker import build_worker
+
+NAME = "Sima Yiwei"
+PHONE = "13655501234"
+EMAIL = "sima.yiwei@example.net"
+ID_NUMBER = "32010219770305123X"
+ADDRESS = "Qinhuai Lane 12, Nanjing"
+COMPLAINT = "The adviser phoned me at midnight about a fund I never bought"
+SECRETS = [NAME, PHONE, EMAIL, ID_NUMBER, ADDRESS, COMPLAINT]
+TOKEN = "codec-test-token-" + "y" * 24
+UI = "http://localhost:8233"
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, pg_url: str, keyring: KeyRing) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    monkeypatch.setenv("CLIENT_CARE_KEYS", ring_text(keyring))
+    monkeypatch.setenv("CLIENT_CARE_ACTOR", "dpo-under-test")
+    return monkeypatch
+
+
+async def _quiet(client: Client, query: str, runs: int) -> None:
+    """Until visibility lists the runs and none has an activity in flight."""
+    for _ in range(400):
+        listed = [w async for w in client.list_workflows(query)]
+        if len(listed) >= runs:
+            described = [
+                await client.get_workflow_handle(w.id, run_id=w.run_id).describe() for w in listed
+            ]
+            if not any(d.raw_description.pending_activities for d in described):
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{query}: never quiet")
+
+
+def _decoded_values(doc: Any) -> list[Any]:
+    """The JSON value of every json/plain payload in a history (or reply) as JSON."""
+    found: list[Any] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            meta = v.get("metadata")
+            if isinstance(meta, dict) and isinstance(v.get("data"), str):
+                if base64.b64decode(meta.get("encoding", "")) == b"json/plain":
+                    found.append(json.loads(base64.b64decode(v["data"])))
+            for item in v.values():
+                walk(item)
+        elif isinstance(v, list):
+            for item in v:
+                walk(item)
+
+    walk(doc)
+    return found
+
+
+async def test_an_erasure_shreds_the_client_wherever_their_data_went(
+    dev_env: WorkflowEnvironment,
+    db: Engine,
+    keyring: KeyRing,
+    cli_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client = dev_env.client
+    queue = f"shred-{uuid.uuid4().hex[:8]}"
+    client_id = f"shred-{uuid.uuid4().hex[:6]}"
+    body = client_body(client_id, Tier.PLATINUM)
+    body["basic"] |= {
+        "name": NAME,
+        "phone": PHONE,
+        "email": EMAIL,
+        "id_number": ID_NUMBER,
+        "address": ADDRESS,
+        "birth_date": "1977-03-05",
+    }
+    deps = ActivityDeps(engine=db, cipher=FieldCipher(keyring))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        async with build_worker(client, queue, deps, pool):
+            ctx = CommandContext(client=client, policy=Policy(), task_queue=queue, engine=db)
+            await clients.onboard(ctx, None, body)
+            opened = await complaints.COMMANDS["open"](
+                ctx,
+                None,
+                {
+                    "client_id": client_id,
+                    "channel": "email",
+                    "content": COMPLAINT,
+                    "complainant": {"name": NAME, "phone": PHONE, "email": EMAIL},
+                },
+            )
+            cid = opened["complaint_id"]
+            before = await clients.show(ctx, client_id, {})
+            assert before["file"]["basic"]["name"] == NAME, "readable while the key lives"
+
+            erased = await erase(ctx, client_id, {"requested_by": "dpo-01", "reason": "REQ-88"})
+            assert erased["via"] == "workflow"
+            await complaints.COMMANDS["assess"](
+                ctx,
+                cid,
+                {"category": "fees", "severity": "high", "department": "it", "handler": "s-9"},
+            )
+            query = f"TaskQueue='{queue}'"
+            await _quiet(client, query, 2)
+            shown_after = await clients.show(ctx, client_id, {})
+
+    workflows = (f"client-{client_id}", f"complaint-{cid}")
+    with db.connect() as conn:
+        key = conn.execute(select(subject_keys).where(subject_keys.c.subject_id == client_id))
+        row = key.one()
+    assert row.wrapped_dek is None and row.destroyed_at is not None, "the data key is gone"
+
+    # 1. raw history bytes (payloads still ring-encrypted), description, ids
+    findings = []
+    for wid in workflows:
+        findings += await scan_workflow(client, wid, SECRETS)
+    # 2. the histories decrypted with the key ring, and exported as JSON (what `temporal
+    #    workflow show --output json` would hand out)
+    codec = client.data_converter.payload_codec
+    assert codec is not None
+    values: list[Any] = []
+    raw_payloads = []
+    for wid in workflows:
+        for history in await run_histories(client, wid):
+            for event in history.events:
+                raw_payloads += [p for _, p in iter_payloads(event)]
+            export = (await decoded_history(history, codec)).to_json()
+            findings += find_secrets(export.encode(), SECRETS, f"export of {wid}")
+            values += _decoded_values(json.loads(export))
+    assert values, "payloads were decoded"
+    sealed = tokens_in(values)
+    assert {t.field for t in sealed} >= {"name", "phone", "email", "content", "complainant.name"}
+    # ... and the ring, with the database that held the key, opens none of them now
+    opened = opening_cipher(db, keyring).reveal(values)
+    assert tokens_in(opened) == [] and ERASED in json.dumps(opened)
+    findings += find_secrets(json.dumps(opened).encode(), SECRETS, "opened with the ring")
+    # 3. the read models, every table's bytes
+    with db.connect() as conn:
+        for table in metadata.sorted_tables:
+            dump = conn.execute(text(f"SELECT t::text FROM {table.name} t")).scalars().all()
+            findings += find_secrets("\n".join(dump).encode(), SECRETS, f"table {table.name}")
+        tier = conn.execute(
+            text("SELECT tier, aum FROM clients WHERE client_id = :c"), {"c": client_id}
+        ).one()
+    assert tier.tier == "platinum" and tier.aum is not None, "figures stay"
+
+    # 4. the codec server's decode: `[erased]` in place, nothing personal
+    app = make_app(keyring, TOKEN, UI, erased=database_erased(db))
+    async with TestServer(app, host="127.0.0.1") as srv, aiohttp.ClientSession() as http:
+        async with http.post(
+            srv.make_url("/decode"),
+            json={"payloads": [json_format.MessageToDict(p) for p in raw_payloads]},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as resp:
+            assert resp.status == 200
+            reply = await resp.read()
+    findings += find_secrets(reply, SECRETS, "codec server decode")
+    decoded = json.dumps(_decoded_values(json.loads(reply)))
+    assert ERASED in decoded and SEALED not in decoded and "pii:v1:" not in decoded
+    assert find_secrets(decoded.encode(), SECRETS, "codec server values") == []
+    assert findings == [], findings
+
+    # 5. auditor.py history: `[erased]` where the fields were; ids, stages, tiers readable
+    point_at(cli_env, dev_env)
+    for wid in workflows:
+        assert await auditor.run(["history", wid, "--json", "--purpose", "erasure check"]) == 0
+        out = capsys.readouterr().out
+        assert find_secrets(out.encode(), SECRETS, f"auditor history {wid}") == []
+        assert ERASED in out and "pii:v1:" not in out
+        assert client_id in json.loads(out)["client_ids"]
+    entries = json.loads(out)["entries"]
+    assert any(cid in json.dumps(e) for e in entries), "ids stay readable"
+
+    # 6. client show: the erasure, not the person
+    assert shown_after["erased_at"] is not None
+    assert find_secrets(json.dumps(shown_after).encode(), SECRETS, "client show") == []
+
+    # 7. replay and verify-projections on the erased client's histories
+    assert await auditor.run(["replay", "--query", query, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["replayed"] >= 2
+    code = await auditor.run(["verify-projections", "--query", query, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report["differences"]
