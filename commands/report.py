@@ -1,7 +1,8 @@
 """Report commands: build the periodic report, compute a period's KPI snapshots, keep the
 monthly `kpi-report` schedule.
 
-    report build    {"period": "2026-03"} or {"period_start", "period_end"}, "out_dir", "as_of"
+    report build    {"period": "2026-03"} or {"period_start", "period_end"}, "out_dir", "as_of",
+                    "language" ("zh-CN", the firm's language and the default, or "en")
     report kpi      {"period": ...} or {"period_start", "period_end"}, optional "qualitative"
     report schedule {}
     report regulator {"period": "2027-Q1"} or {"period_start", "period_end"}, "out_dir"
@@ -98,17 +99,31 @@ async def build(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> d
     import asyncio
 
     from reports.build import build_report
+    from reports.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
     _, period = kpi_input(
-        {k: v for k, v in body.items() if k not in ("out_dir", "as_of")}, ctx.policy
+        {k: v for k, v in body.items() if k not in ("out_dir", "as_of", "language")}, ctx.policy
     )
+    language = body.get("language") or DEFAULT_LANGUAGE
+    if language not in LANGUAGES:
+        raise CommandError(
+            f"language must be one of {', '.join(LANGUAGES)}, not {_short(repr(language), 40)}",
+            "invalid",
+        )
     # Open items are judged as of now, or as of `as_of` (e.g. the end of a simulated year).
     as_of = _instant(body["as_of"], "as_of", ctx.policy, end=False) if body.get("as_of") else None
     out_dir = Path(body.get("out_dir") or f"reports-{period.label}")
     files = await _reading(
-        asyncio.to_thread(build_report, engine_for(ctx), period, out_dir, ctx.policy, as_of)
+        asyncio.to_thread(
+            build_report, engine_for(ctx), period, out_dir, ctx.policy, as_of, language
+        )
     )
-    return {"period": period.label, "html": str(files.html), "csv": [str(p) for p in files.csv]}
+    return {
+        "period": period.label,
+        "language": language,
+        "html": str(files.html),
+        "csv": [str(p) for p in files.csv],
+    }
 
 
 async def regulator(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:

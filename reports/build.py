@@ -29,6 +29,7 @@ from reports.datasets import (
     trend_months,
 )
 from reports.html import render
+from reports.i18n import DEFAULT_LANGUAGE, words
 from reports.queries import (
     load_callbacks,
     load_complaints,
@@ -112,12 +113,16 @@ def build_report(
     out_dir: Path,
     policy: Policy,
     now: datetime | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> ReportFiles:
-    """Writes `report-<period>.html` and one CSV per dataset into `out_dir` (created)."""
+    """Writes `report-<period>.html` in `language` (`reports.i18n`: zh-CN, the firm's, unless
+    told) and one CSV per dataset into `out_dir` (created); the CSV files are the same in any
+    language."""
+    w = words(language)  # an unknown language is refused before anything is read or written
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs = load_inputs(engine, period, policy, now or datetime.now(UTC))
     data = build_datasets(inputs)
-    thunks = build_charts(data, policy)
+    thunks = build_charts(data, policy, w)
     with progress_bar("report", len(thunks) + 2, summary=False, transient=True) as advance:
         advance(description="read projections")
         charts = []
@@ -136,6 +141,7 @@ def build_report(
                 data,
                 firm.metrics,
                 firm.appraisal.quantitative,
+                w,
             ),
             encoding="utf-8",
         )

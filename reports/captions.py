@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reports.datasets import Dataset
+from reports.i18n import Words
 
 
 def percent(value: Any) -> str:
@@ -15,41 +16,43 @@ def percent(value: Any) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
 
 
-def _share(part: int, whole: int) -> str:
-    return f"{part} of {whole} ({percent(part / whole)})"
+def _share(w: Words, part: int, whole: int) -> str:
+    return w("caption.share", part=part, whole=whole, percent=percent(part / whole))
 
 
-def _largest(ds: Dataset, key: str, value: str, what: str) -> str:
+def _largest(w: Words, ds: Dataset, key: str, value: str, what: str) -> str:
     rows = [(k, n) for k, n in zip(ds.column(key), ds.column(value), strict=True) if n]
+    what = w(f"what.{what}")
     if not rows:
-        return f"No {what} in the period."
+        return w("caption.none", what=what)
     total = sum(n for _, n in rows)
     most = max(n for _, n in rows)
-    tops = [k for k, n in rows if n == most]
+    tops = [w.code(k) for k, n in rows if n == most]
     if len(tops) > 1:  # naming one of equals would single it out for nothing
-        return f"Largest, tied: {', '.join(map(str, tops))}, {most} each of {total} {what}."
-    return f"Largest: {tops[0]}, {_share(most, total)} {what}."
+        groups = w("caption.list_separator").join(tops)
+        return w("caption.largest_tied", groups=groups, most=most, total=total, what=what)
+    return w("caption.largest", group=tops[0], share=_share(w, most, total), what=what)
 
 
-def _peak(ds: Dataset, key: str, label: Callable[[Any], str]) -> str:
+def _peak(w: Words, ds: Dataset, key: str, label: Callable[[Any], str]) -> str:
     rows = list(zip(ds.column(key), ds.column("complaints"), strict=True))
     total = sum(n for _, n in rows)
     if not total:
-        return "No complaints in the period."
+        return w("caption.none", what=w("what.complaints"))
     top, n = max(rows, key=lambda r: r[1])
-    return f"Busiest: {label(top)}, {_share(n, total)} complaints."
+    return w("caption.busiest", group=label(top), share=_share(w, n, total))
 
 
-def _resolution(ds: Dataset) -> str:
+def _resolution(w: Words, ds: Dataset) -> str:
     met = [m for m in ds.column("met_deadline") if m is not None]
     if not met:
-        return "No decisions in the period."
+        return w("caption.no_decisions")
     slowest = max(ds.column("days_to_decision"))
-    met_share = _share(sum(met), len(met))
-    return f"{met_share} decisions met the deadline; the slowest took {slowest:g} days."
+    met_share = _share(w, sum(met), len(met))
+    return w("caption.resolution", share=met_share, days=f"{slowest:g}")
 
 
-def _weakest(ds: Dataset, key: str, hits: str, share: str, what: str) -> str:
+def _weakest(w: Words, ds: Dataset, key: str, hits: str, share: str, what: str) -> str:
     """The group with the lowest share among those with something due, and the firm's line."""
     rows = [
         (k, due, h, v)
@@ -58,17 +61,23 @@ def _weakest(ds: Dataset, key: str, hits: str, share: str, what: str) -> str:
         )
         if due and k != "all"
     ]
+    what = w(f"what.{what}")
     if not rows:
-        return f"Nothing was due in the period: no {what} to judge."
+        return w("caption.nothing_due", what=what)
     k, due, h, v = min(rows, key=lambda r: r[3])
     firm = [r for r in ds.rows if r[0] == "all"]
-    low = f"{k}, {percent(v)} ({h} of {due})"
-    return f"Firm: {percent(firm[0][3])} {what}; lowest: {low}." if firm else f"Lowest: {low}."
+    low = w("caption.lowest_group", group=w.code(k), percent=percent(v), hits=h, due=due)
+    if firm:
+        return w("caption.firm_and_lowest", percent=percent(firm[0][3]), what=what, low=low)
+    return w("caption.lowest", low=low)
 
 
-def _trend(ds: Dataset) -> str:
+def _trend(w: Words, ds: Dataset) -> str:
     parts = []
-    for column, label in (("csat", "CSAT"), ("complaint_satisfaction", "complaint handling")):
+    for column, label in (
+        ("csat", w("caption.trend_csat")),
+        ("complaint_satisfaction", w("caption.trend_complaints")),
+    ):
         seen = [
             (m, v)
             for m, v in zip(ds.column("month"), ds.column(column), strict=True)
@@ -77,14 +86,23 @@ def _trend(ds: Dataset) -> str:
         if seen:
             (m0, v0), (m1, v1) = seen[0], seen[-1]
             parts.append(
-                f"{label} {percent(v1)} in {m1}"
+                w("caption.trend_one", label=label, percent=percent(v1), month=m1)
                 if m0 == m1
-                else f"{label} from {percent(v0)} ({m0}) to {percent(v1)} ({m1})"
+                else w(
+                    "caption.trend",
+                    label=label,
+                    first=percent(v0),
+                    first_month=m0,
+                    last=percent(v1),
+                    last_month=m1,
+                )
             )
-    return "; ".join(parts) + "." if parts else "No satisfaction answers in the last 12 months."
+    if not parts:
+        return w("caption.no_answers")
+    return w("caption.trend_end", parts=w("caption.trend_separator").join(parts))
 
 
-def _movements(ds: Dataset) -> str:
+def _movements(w: Words, ds: Dataset) -> str:
     up = sum(
         n for d, n in zip(ds.column("direction"), ds.column("clients"), strict=True) if d == "up"
     )
@@ -92,51 +110,54 @@ def _movements(ds: Dataset) -> str:
         n for d, n in zip(ds.column("direction"), ds.column("clients"), strict=True) if d == "down"
     )
     if not up + down:
-        return "No client changed tier in the period."
-    return f"{up} client(s) moved up a tier, {down} down."
+        return w("caption.no_moves")
+    return w("caption.moves", up=up, down=down)
 
 
-def _appraisal(ds: Dataset, deduct_below: float) -> str:
+def _appraisal(w: Words, ds: Dataset, deduct_below: float) -> str:
     rows = [
-        (f"{s} {i}", v)
+        (w("chart.scope", scope=w.code(s), scope_id=w.code(i)), v)
         for s, i, v in zip(
             ds.column("scope"), ds.column("scope_id"), ds.column("quantitative_score"), strict=True
         )
         if s != "firm" and v is not None
     ]
     if not rows:
-        return "No advisor or department had evidence to score."
+        return w("caption.no_scores")
     low, score = min(rows, key=lambda r: r[1])
     below = sum(v < deduct_below for _, v in rows)
-    line = f"below the deduction line ({deduct_below:g})"
-    return f"{below} of {len(rows)} {line}; lowest: {low}, {score:g}."
+    return w(
+        "caption.appraisal",
+        below=below,
+        scored=len(rows),
+        line=f"{deduct_below:g}",
+        low=low,
+        score=f"{score:g}",
+    )
 
 
-def captions(data: dict[str, Dataset], deduct_below: float) -> dict[str, str]:
+def captions(data: dict[str, Dataset], deduct_below: float, w: Words) -> dict[str, str]:
     """A caption per chart name (`reports.charts.build_charts`)."""
     counts = {"complaints_by_category": "category", "complaints_by_cause": "root_cause",
               "complaints_by_channel": "channel"}  # fmt: skip
     out = {
-        name: _largest(data[name], key, "complaints", "complaints") for name, key in counts.items()
+        name: _largest(w, data[name], key, "complaints", "complaints")
+        for name, key in counts.items()
     }
-    on_time = ("on_time", "completion", "callbacks on time")
+    on_time = ("on_time", "completion", "on_time")
     return out | {
         "complaints_by_hour": _peak(
-            data["complaints_by_hour"], "hour", lambda h: f"{h:02d}:00–{h:02d}:59 local time"
+            w, data["complaints_by_hour"], "hour", lambda h: w("caption.hour", hour=h)
         ),
-        "complaints_by_weekday": _peak(data["complaints_by_weekday"], "weekday", str),
-        "resolution_times": _resolution(data["resolution_times"]),
+        "complaints_by_weekday": _peak(w, data["complaints_by_weekday"], "weekday", w.code),
+        "resolution_times": _resolution(w, data["resolution_times"]),
         "deadline_compliance": _weakest(
-            data["deadline_compliance"],
-            "department",
-            "met",
-            "compliance",
-            "decided by the deadline",
+            w, data["deadline_compliance"], "department", "met", "compliance", "decided"
         ),
-        "satisfaction_trend": _trend(data["satisfaction_trend"]),
-        "callbacks_by_tier": _weakest(data["callbacks_by_tier"], "tier", *on_time),
-        "callbacks_by_advisor": _weakest(data["callbacks_by_advisor"], "advisor_id", *on_time),
-        "tier_distribution": _largest(data["tier_distribution"], "tier", "clients", "clients"),
-        "tier_movements": _movements(data["tier_movements"]),
-        "appraisal_scores": _appraisal(data["kpi_scores"], deduct_below),
+        "satisfaction_trend": _trend(w, data["satisfaction_trend"]),
+        "callbacks_by_tier": _weakest(w, data["callbacks_by_tier"], "tier", *on_time),
+        "callbacks_by_advisor": _weakest(w, data["callbacks_by_advisor"], "advisor_id", *on_time),
+        "tier_distribution": _largest(w, data["tier_distribution"], "tier", "clients", "clients"),
+        "tier_movements": _movements(w, data["tier_movements"]),
+        "appraisal_scores": _appraisal(w, data["kpi_scores"], deduct_below),
     }

@@ -32,8 +32,7 @@ SCORED = ("csat", "nps", "callback_completion", "deadline_compliance", "complain
 
 @dataclass(frozen=True)
 class Dataset:
-    name: str  # also the CSV file's stem
-    title: str
+    name: str  # also the CSV file's stem; the page's title for it is `title.<name>` (reports.i18n)
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
@@ -59,8 +58,8 @@ class ReportInputs:
     regulatory: Sequence[RegulatoryFact] = ()
 
 
-def _counts(name: str, title: str, key: str, counts: dict[str, int]) -> Dataset:
-    return Dataset(name, title, (key, "complaints"), list(counts.items()))
+def _counts(name: str, key: str, counts: dict[str, int]) -> Dataset:
+    return Dataset(name, (key, "complaints"), list(counts.items()))
 
 
 def _local(instant: datetime | None, policy: Policy) -> str | None:
@@ -108,20 +107,18 @@ def complaint_tables(inp: ReportInputs) -> list[Dataset]:
         _ratio_row("all", kpi.deadline_compliance(inp.facts.complaints, p.start, p.end, inp.as_of))
     )
     return [
-        _counts("complaints_by_category", "Complaints by category", "category", a.by_category),
-        _counts("complaints_by_cause", "Complaints by root cause", "root_cause", a.by_cause),
-        _counts("complaints_by_channel", "Complaints by channel", "channel", a.by_channel),
-        Dataset("complaints_by_hour", "Complaints by local hour", ("hour", "complaints"), hours),
-        Dataset("complaints_by_weekday", "Complaints by weekday", ("weekday", "complaints"), days),
+        _counts("complaints_by_category", "category", a.by_category),
+        _counts("complaints_by_cause", "root_cause", a.by_cause),
+        _counts("complaints_by_channel", "channel", a.by_channel),
+        Dataset("complaints_by_hour", ("hour", "complaints"), hours),
+        Dataset("complaints_by_weekday", ("weekday", "complaints"), days),
         Dataset(
             "resolution_times",
-            "Days from receipt to decision",
             ("complaint_id", "department", "days_to_decision", "met_deadline"),
             resolution,
         ),
         Dataset(
             "deadline_compliance",
-            "Decisions by the deadline, per department",
             ("department", "due", "met", "compliance"),
             compliance,
         ),
@@ -149,21 +146,20 @@ def trend_table(inp: ReportInputs) -> Dataset:
         rows.append((month.label, *_cells(sat), *_cells(handled)))
     return Dataset(
         "satisfaction_trend",
-        "Satisfaction trend",
         ("month", "csat_responses", "csat_satisfied", "csat",
          "complaint_responses", "complaint_satisfied", "complaint_satisfaction"),
         rows,
     )  # fmt: skip
 
 
-def _completion(name: str, title: str, key: str, groups: dict[str, list[CallbackFact]],
+def _completion(name: str, key: str, groups: dict[str, list[CallbackFact]],
                 inp: ReportInputs) -> Dataset:  # fmt: skip
     p, grace = inp.period, inp.policy.service.callback_grace
     rows = [
         _ratio_row(k, kpi.callback_completion(cbs, p.start, p.end, grace, inp.as_of))
         for k, cbs in groups.items()
     ]
-    return Dataset(name, title, (key, "due", "on_time", "completion"), rows)
+    return Dataset(name, (key, "due", "on_time", "completion"), rows)
 
 
 def _group(callbacks: Iterable[CallbackFact], key: str) -> dict[str, list[CallbackFact]]:
@@ -183,19 +179,15 @@ def service_tables(inp: ReportInputs) -> list[Dataset]:
     served = Counter(c.tier for c in inp.facts.clients if c.served_at(end))
     moves = Counter(inp.tier_changes)
     return [
-        _completion("callbacks_by_tier", "Callback completion by tier", "tier", tiers, inp),
-        _completion(
-            "callbacks_by_advisor", "Callback completion by advisor", "advisor_id", advisors, inp
-        ),
+        _completion("callbacks_by_tier", "tier", tiers, inp),
+        _completion("callbacks_by_advisor", "advisor_id", advisors, inp),
         Dataset(
             "tier_distribution",
-            "Clients by tier at the period's end",
             ("tier", "clients"),
             [(t.value, served.get(t.value, 0)) for t in Tier],
         ),
         Dataset(
             "tier_movements",
-            "Tier changes in the period",
             ("from_tier", "to_tier", "direction", "clients"),
             [
                 (old, new, "up" if TIER_RANK.get(new, 0) > TIER_RANK.get(old, 0) else "down", n)
@@ -208,7 +200,6 @@ def service_tables(inp: ReportInputs) -> list[Dataset]:
 def appraisal_tables(inp: ReportInputs) -> list[Dataset]:
     scores = Dataset(
         "kpi_scores",
-        "KPIs and quantitative appraisal per scope",
         ("scope", "scope_id", *SCORED, "quantitative_score", "coverage", "band"),
         [
             (
@@ -221,13 +212,11 @@ def appraisal_tables(inp: ReportInputs) -> list[Dataset]:
     firm = inp.cards[0].metrics
     summary = Dataset(
         "kpi_summary",
-        "Firm KPIs",
         ("metric", "value"),
         [(k, v) for k, v in firm.items() if not isinstance(v, dict)],
     )
     measures = Dataset(
         "improvement_measures",
-        "Improvement measures",
         ("measure_id", "cause", "category", "measure", "owner", "due", "status", "done_at"),
         [
             (
@@ -249,7 +238,6 @@ def regulator_tables(
     rows = regulator_return(facts, period.start, period.end, policy.complaints.satisfied_at)
     summary = Dataset(
         "regulator_return",
-        f"Regulator return {period.label}: complaints by category, cause, channel, department",
         ("dimension", "value", *RETURN_COLUMNS),
         [
             (
@@ -264,7 +252,6 @@ def regulator_tables(
     )  # fmt: skip
     cases = Dataset(
         "regulator_complaints",
-        f"Complaints behind the regulator return {period.label}",
         (
             "complaint_id", "regulatory_category", "reportable", "category", "root_cause",
             "channel", "department", "stage", "received_at", "decided_at", "days_to_decision",

@@ -1,5 +1,6 @@
 """One self-contained HTML page: charts inline as data URIs, so the file can be mailed or
-archived and still opens offline. Every value is escaped; there is no template engine."""
+archived and still opens offline. Every value is escaped; there is no template engine. Every
+word on it comes from the language's catalogue (`reports.i18n`)."""
 
 from __future__ import annotations
 
@@ -13,28 +14,29 @@ from domain.policy import Policy
 from reports.captions import captions, percent
 from reports.charts import Chart
 from reports.datasets import Dataset
+from reports.i18n import Words
 
 SECTIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    # (heading, charts, tables) in reading order
-    ("Complaint analysis", ("complaints_by_category", "complaints_by_cause",
+    # (heading's key, charts, tables) in reading order
+    ("complaint_analysis", ("complaints_by_category", "complaints_by_cause",
      "complaints_by_channel", "complaints_by_hour", "complaints_by_weekday"), ()),
-    ("Complaint handling", ("resolution_times", "deadline_compliance"), ("deadline_compliance",)),
-    ("Satisfaction", ("satisfaction_trend",), ()),
-    ("Callbacks", ("callbacks_by_tier", "callbacks_by_advisor"), ("callbacks_by_advisor",)),
-    ("Tiers", ("tier_distribution", "tier_movements"), ()),
-    ("Appraisal", ("appraisal_scores",), ("kpi_scores",)),
-    ("Improvement measures", (), ("improvement_measures",)),
-    ("Regulator return", (), ("regulator_return",)),
+    ("complaint_handling", ("resolution_times", "deadline_compliance"), ("deadline_compliance",)),
+    ("satisfaction", ("satisfaction_trend",), ()),
+    ("callbacks", ("callbacks_by_tier", "callbacks_by_advisor"), ("callbacks_by_advisor",)),
+    ("tiers", ("tier_distribution", "tier_movements"), ()),
+    ("appraisal", ("appraisal_scores",), ("kpi_scores",)),
+    ("improvement_measures", (), ("improvement_measures",)),
+    ("regulator_return", (), ("regulator_return",)),
 )  # fmt: skip
 
 TILES = (
-    ("csat", "CSAT", "pct"), ("nps", "NPS", "num"),
-    ("callback_completion", "Callbacks on time", "pct"),
-    ("deadline_compliance", "Decided by deadline", "pct"),
-    ("complaint_satisfaction", "Complaint handling satisfaction", "pct"),
-    ("retention", "Retention", "pct"), ("aum_growth", "AUM growth", "pct"),
-    ("repeat_complaints", "Repeat complaints", "pct"), ("complaints_received", "Complaints", "num"),
+    ("csat", "pct"), ("nps", "num"), ("callback_completion", "pct"),
+    ("deadline_compliance", "pct"), ("complaint_satisfaction", "pct"), ("retention", "pct"),
+    ("aum_growth", "pct"), ("repeat_complaints", "pct"), ("complaints_received", "num"),
 )  # fmt: skip
+# Columns of free text or ids, shown as written; other cells holding a code (a tier, a channel,
+# True) are shown in the reader's words.
+VERBATIM = frozenset({"complaint_id", "measure_id", "measure", "owner"})
 
 # Table columns holding a ratio: shown as percentages like the tiles and charts (the CSV files
 # keep the fractions, for whoever computes with them).
@@ -75,9 +77,11 @@ def _fmt(value: Any, kind: str = "") -> str:
     return str(value)
 
 
-def _cell(column: str, value: Any) -> str:
+def _cell(w: Words, column: str, value: Any) -> str:
     if column in DECIMALS and isinstance(value, int | float) and not isinstance(value, bool):
         return f"{value:.{DECIMALS[column]}f}"
+    if isinstance(value, str | bool) and column not in VERBATIM:
+        return w.code(value)
     return _fmt(value, "pct" if column in PERCENT_COLUMNS else "")
 
 
@@ -89,32 +93,32 @@ def _figure(chart: Chart, caption: str) -> str:
     )
 
 
-def _table(ds: Dataset) -> str:
-    # spaces for underscores, so a long column name wraps rather than widening its column
-    head = "".join(f"<th>{escape(c.replace('_', ' '))}</th>" for c in ds.columns)
+def _table(w: Words, ds: Dataset, title: str) -> str:
+    head = "".join(f"<th>{escape(w.column(c))}</th>" for c in ds.columns)
     status = ds.columns.index("status") if "status" in ds.columns else None
     body = []
     for row in ds.rows:
         css = f' class="{escape(str(row[status]))}"' if status is not None else ""
         cells = "".join(
-            f"<td>{escape(_cell(c, v))}</td>" for c, v in zip(ds.columns, row, strict=True)
+            f"<td>{escape(_cell(w, c, v))}</td>" for c, v in zip(ds.columns, row, strict=True)
         )
         body.append(f"<tr{css}>{cells}</tr>")
-    rows = "".join(body) or f'<tr><td colspan="{len(ds.columns)}">none</td></tr>'
+    none = escape(w("table.none"))
+    rows = "".join(body) or f'<tr><td colspan="{len(ds.columns)}">{none}</td></tr>'
     wide = ' class="wide"' if len(ds.columns) > WIDE_FROM else ""
     return (
         f'<div class="scroll"><table{wide} data-table="{escape(ds.name)}">'
-        f"<caption>{escape(ds.title)}</caption>"
+        f"<caption>{escape(title)}</caption>"
         f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
     )
 
 
-def _tiles(firm: dict[str, Any], score: float | None) -> str:
+def _tiles(w: Words, firm: dict[str, Any], score: float | None) -> str:
     def tile(value: str, label: str) -> str:
         return f'<div class="tile"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
 
-    tiles = [tile(_fmt(firm.get(key), kind), label) for key, label, kind in TILES]
-    tiles.append(tile(_fmt(score), "Firm score"))
+    tiles = [tile(_fmt(firm.get(key), kind), w(f"tile.{key}")) for key, kind in TILES]
+    tiles.append(tile(_fmt(score), w("tile.firm_score")))
     return f'<div class="tiles">{"".join(tiles)}</div>'
 
 
@@ -126,27 +130,34 @@ def render(
     data: dict[str, Dataset],
     firm: dict[str, Any],
     firm_score: float | None,
+    w: Words,
 ) -> str:
     zone = policy.zone()
     by_name = {c.name: c for c in charts}
-    notes = captions(data, policy.appraisal.deduct_below)
+    notes = captions(data, policy.appraisal.deduct_below, w)
+    title = escape(w("page.title", period=period.label))
+    when = w(
+        "page.period",
+        start=w.instant(period.start.astimezone(zone)),
+        end=w.instant(period.end.astimezone(zone)),
+        zone=policy.timezone,
+        as_of=w.instant(as_of.astimezone(zone)),
+    )
     parts = [
-        f"<header><h1>Client care report {escape(period.label)}</h1>"
-        f"<p>{period.start.astimezone(zone):%Y-%m-%d %H:%M} to "
-        f"{period.end.astimezone(zone):%Y-%m-%d %H:%M} ({escape(policy.timezone)}), end exclusive;"
-        f" open items judged as of {as_of.astimezone(zone):%Y-%m-%d %H:%M}. "
-        "“–” means no evidence in the period, not zero.</p></header>",
-        _tiles(firm, firm_score),
+        f"<header><h1>{title}</h1><p>{escape(when)} {escape(w('page.no_evidence'))}</p></header>",
+        _tiles(w, firm, firm_score),
     ]
     for heading, chart_names, table_names in SECTIONS:
         figures = "".join(_figure(by_name[n], notes.get(n, by_name[n].title)) for n in chart_names)
-        tables = "".join(_table(data[n]) for n in table_names)
+        tables = "".join(
+            _table(w, data[n], w(f"title.{n}", period=period.label)) for n in table_names
+        )
         parts.append(
-            f"<section><h2>{escape(heading)}</h2>"
+            f"<section><h2>{escape(w(f'section.{heading}'))}</h2>"
             f'<div class="charts">{figures}</div>{tables}</section>'
         )
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>Client care report {escape(period.label)}</title><style>{STYLE}</style></head>"
+        f'<!doctype html><html lang="{escape(w.language)}"><head><meta charset="utf-8">'
+        f"<title>{title}</title><style>{STYLE}</style></head>"
         f"<body>{''.join(parts)}</body></html>\n"
     )

@@ -113,7 +113,7 @@ COMMANDS = [
     ),
     Spec("privacy", "reject", {"by": "staff-1", "reason": "unfounded"}, "subject_request", True),
     Spec("privacy", "show", {}, "subject_request"),
-    Spec("report", "build", {"period": "2026-03"}),
+    Spec("report", "build", {"period": "2026-03", "language": "en"}),
     Spec("report", "regulator", {"period": "2026-Q1"}),
     Spec("report", "kpi", {"period": "2026-03"}),
     Spec("report", "schedule", {}),

@@ -196,7 +196,7 @@ async def test_a_month_and_a_bad_period(db: Engine, tmp_path: Path) -> None:
 
 def test_the_report_has_a_regulator_section(db: Engine, tmp_path: Path) -> None:
     seed(db)
-    files = build_report(db, Q1, tmp_path, POLICY, now=at(4, 10))
+    files = build_report(db, Q1, tmp_path, POLICY, now=at(4, 10), language="en")
     assert read(tmp_path / "regulator_return.csv")[1] == FIRM
     assert {p.stem for p in files.csv} >= {"regulator_return", "regulator_complaints"}
     html = files.html.read_text(encoding="utf-8")

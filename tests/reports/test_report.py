@@ -69,7 +69,7 @@ def read_csv(files: ReportFiles, name: str) -> list[list[str]]:
 @pytest.fixture
 def march(db: Engine, tmp_path: Path) -> ReportFiles:
     seed_march(db)
-    return build_report(db, MARCH, tmp_path / "out", POLICY, now=REPORTED_ON)
+    return build_report(db, MARCH, tmp_path / "out", POLICY, now=REPORTED_ON, language="en")
 
 
 def test_every_chart_is_an_embedded_png(march: ReportFiles) -> None:
@@ -150,14 +150,14 @@ def test_scores_table_has_every_scope_with_its_appraisal(march: ReportFiles) -> 
 def test_an_overdue_measure_is_flagged(db: Engine, tmp_path: Path) -> None:
     seed_march(db)
     later = datetime(Y, 5, 3, 9, tzinfo=SHANGHAI)  # m1 was due on 30 April and is still open
-    files = build_report(db, MARCH, tmp_path, POLICY, now=later)
+    files = build_report(db, MARCH, tmp_path, POLICY, now=later, language="en")
     assert [(r[0], r[6]) for r in read_csv(files, "improvement_measures")[1:]] == [
         ("m2", "done"), ("m1", "overdue")
     ]  # fmt: skip
 
 
 def test_an_empty_period_still_has_every_chart(db: Engine, tmp_path: Path) -> None:
-    files = build_report(db, MARCH, tmp_path, POLICY, now=REPORTED_ON)
+    files = build_report(db, MARCH, tmp_path, POLICY, now=REPORTED_ON, language="en")
     page = parse(files.html)
     assert sorted(page.charts) == sorted(CHARTS)
     assert read_csv(files, "complaints_by_category") == [["category", "complaints"]]
