@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from commands.base import Command, CommandContext, CommandError, engine_for, id_arg
-from commands.sealing import reveal, seal_changes, seal_file, sealer_for
+from commands.sealing import reveal, seal_changes, seal_file, seal_notes, sealer_for
 from domain.client import ClientFile
 from domain.enums import ServiceStatus
 from domain.priorities import CLIENT_SERVICE
@@ -214,6 +214,8 @@ def _update_command(verb: str, update: Any, model: type[BaseModel]) -> Command:
             sealer = sealer_for(ctx)
             basic = await asyncio.to_thread(seal_changes, sealer, cid, arg.basic, verb)
             arg = arg.model_copy(update={"basic": basic})
+        elif isinstance(arg, CallbackOutcome):
+            arg = await asyncio.to_thread(seal_notes, sealer_for(ctx), cid, arg, verb)
         handle = ctx.client.get_workflow_handle(workflow_id_for(cid))
         result = await guarded(
             f"client {verb}: no client {cid} is being served (unknown or offboarded)",

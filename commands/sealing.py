@@ -1,7 +1,8 @@
 """Personal fields are sealed here, under the client's own data key, before they enter a workflow.
 
 Every command that carries a client's personal data into Temporal (`client onboard`, `client
-import`, `client update`) validates the body first, so a bad phone or a control character is
+import`, `client update`, `client callback`, `complaint open`, a `privacy request` correction)
+validates the body first, so a bad phone or a control character is
 refused with its field named before anything is sealed, and then replaces each personal field
 with a token (`domain.sealed`). From there the workflow input, its updates, the state carried
 through continue-as-new, the activity inputs, the read models and exports hold tokens only, and
@@ -19,7 +20,7 @@ where the key is gone.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -30,6 +31,8 @@ from domain.sealed import is_sealed
 from projections.subject_keys import DataKey, PgSubjectKeys, Sealer, SubjectErased
 from workflows.client_service.models import BasicChanges
 from workflows.refusals import describe
+
+M = TypeVar("M", bound=BaseModel)
 
 # The personal fields of `BasicInfo`, sealed one by one (what the file is about, not the shape).
 SEALED_FIELDS = ("name", "phone", "email", "address", "occupation", "id_number", "birth_date")
@@ -136,4 +139,19 @@ def seal_intake(sealer: Sealer, intake: ComplaintIntake) -> ComplaintIntake:
         content = sealer.seal(key, "content", content)
     return intake.model_copy(
         update={"content": content, "complainant": person.model_copy(update=sealed)}
+    )
+
+
+CALLBACK_NOTES = ("returns", "life_situation", "new_needs")
+
+
+def seal_notes(sealer: Sealer, client_id: str, outcome: M, verb: str = "callback") -> M:
+    """A callback outcome with the client's own words (`CALLBACK_NOTES`) sealed; its figures
+    and flags (satisfaction, recommend, whether new needs were named) stay readable."""
+    given = {f: v for f in CALLBACK_NOTES if (v := getattr(outcome, f)) and not is_sealed(v)}
+    if not given:
+        return outcome
+    key = _data_key(sealer, client_id, verb)
+    return outcome.model_copy(
+        update={f: sealer.seal(key, f"callback.{f}", v) for f, v in given.items()}
     )

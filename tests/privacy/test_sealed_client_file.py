@@ -40,7 +40,8 @@ EMAIL = "kongming.zhuge@example.org"
 ID_NUMBER = "51010419810723001X"
 ADDRESS = "Wolong Ridge 7, Nanyang"
 BIRTH = "1981-07-23"
-SECRETS = [NAME, PHONE, NEW_PHONE, EMAIL, ID_NUMBER, ADDRESS, BIRTH]
+NOTE = "Says her son Kongming Jr starts university in Chengdu next autumn"
+SECRETS = [NAME, PHONE, NEW_PHONE, EMAIL, ID_NUMBER, ADDRESS, BIRTH, NOTE]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ async def test_the_client_file_travels_sealed_and_reads_whole(
     own_clock: WorkflowEnvironment, db: Engine, keyring: KeyRing
 ) -> None:
     client_id = "c-sealed"
-    body = client_body(client_id, Tier.GOLD)
+    body = client_body(client_id, Tier.DIAMOND)
     body["basic"] |= {
         "name": NAME,
         "phone": PHONE,
@@ -106,6 +107,11 @@ async def test_the_client_file_travels_sealed_and_reads_whole(
         # past a continue-as-new: the state it carries is sealed too
         start = await own_clock.get_current_time()
         await sleep_until(own_clock, start + timedelta(days=40))
+        # the monthly callback is open: the client's own words are sealed, the score is not
+        done = await COMMANDS["callback"](
+            c, client_id, {"satisfaction": 4, "life_situation": NOTE, "new_needs": NOTE}
+        )
+        assert done["kind"] == "callback"
         shown = await COMMANDS["show"](c, client_id, {})
         runs = await decrypted_runs(own_clock, f"client-{client_id}")
     assert len(runs) >= 2, "the chain continued as new"
@@ -128,6 +134,8 @@ async def test_the_client_file_travels_sealed_and_reads_whole(
     assert find_secrets(decrypted, SECRETS, "decrypted history") == []
     fields = {t.field for t in tokens_in(values)}
     assert {"name", "phone", "email", "id_number", "address", "birth_date"} <= fields
+    assert {"callback.life_situation", "callback.new_needs"} <= fields
+    assert '"satisfaction": 4' in json.dumps(values), "figures stay readable"
     assert {t.subject for t in tokens_in(values)} == {client_id}
     assert '"birth_month_day": "07-23"' in json.dumps(values), "the greetings' month and day"
 

@@ -21,6 +21,7 @@ from infra.temporal import data_converter
 from projections.crypto import FieldCipher
 from projections.tables import clients
 from simulation.year import sleep_until
+from tests.helpers.sealing import opening_cipher
 from tests.workflows.test_client_support import (
     ANSWERS_C4,
     client_body,
@@ -146,8 +147,11 @@ async def test_each_callback_completed_through_the_update(
         assert {r.status for r in rows} == {"done"}
         assert all(r.outcome["satisfaction"] == 4 and r.outcome["new_needs"] for r in rows)
         assert {r.outcome["recommend"] for r in rows} == {9}  # the NPS question
-        assert FieldCipher(keyring).open(
-            rows[0].outcome_enc, context=f"service_task:{rows[0].task_id}"
+        # under the ring, and inside that under the client's own key
+        assert opening_cipher(db, keyring).reveal(
+            FieldCipher(keyring).open(
+                rows[0].outcome_enc, context=f"service_task:{rows[0].task_id}"
+            )
         ) == {"returns": "as expected", "new_needs": "a trust for the grandchildren"}
         assert outbox(db, "c-dia-done", "supervisor") == []
 

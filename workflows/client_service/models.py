@@ -39,7 +39,8 @@ from domain.text import FreeText, Line
 
 WORKFLOW_TYPE = "ClientServiceWorkflow"
 __all__ = ["WORKFLOW_TYPE", "workflow_id_for"]  # the id, with the type, is the contract
-Note = Annotated[str, FreeText(max_length=2000, multiline=True)]
+Note = Annotated[str, FreeText(max_length=2000, multiline=True), Sealable()]
+"""The client's own words (a callback's notes): sealed under the client's key by the command."""
 Reason = Annotated[str, FreeText(max_length=500, multiline=True)]
 
 
