@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowQueryFailedError,
@@ -42,6 +42,7 @@ from workflows.client_service.models import (
     OffboardClient,
     OnboardClient,
     OnboardResult,
+    OwedDuty,
     PauseService,
     ProfileUpdate,
     ResumeService,
@@ -107,9 +108,27 @@ async def questionnaire(
     return questionnaire_json()
 
 
+class _Owed(BaseModel):
+    owed_duties: list[OwedDuty] = Field(default=[], max_length=4)
+
+
 async def onboard(ctx: CommandContext, _id: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    """Starts the client's workflow, or updates the running one: onboarding twice is safe."""
-    return await onboard_file(ctx, parse(ClientFile, body, "client onboard"))
+    """Starts the client's workflow, or updates the running one: onboarding twice is safe.
+
+    `owed_duties` (optional, read at first onboarding only): callbacks or plan reviews a client
+    brought over from an earlier system was already owed there, each `{"kind", "due_at"}` with
+    the instant it fell due (not in the future); they are open from the start, and one past its
+    grace is overdue at once."""
+    rest = {k: v for k, v in body.items() if k != "owed_duties"}
+    owed = parse(
+        _Owed, {"owed_duties": body.get("owed_duties") or []}, "client onboard"
+    ).owed_duties
+    now = datetime.now(UTC)
+    if any(d.due_at > now for d in owed):
+        raise CommandError(
+            "client onboard: owed_duties.due_at must not be in the future", "invalid"
+        )
+    return await onboard_file(ctx, parse(ClientFile, rest, "client onboard"), owed=owed)
 
 
 async def onboard_file(
@@ -119,6 +138,7 @@ async def onboard_file(
     rpc_timeout: timedelta | None = None,
     read_your_writes: bool = True,
     update_id: str | None = None,
+    owed: list[OwedDuty] | None = None,
 ) -> dict[str, Any]:
     """`onboard` of a file already validated (`client import` validates every row first);
     with `rpc_timeout`, waiting longer for the answer raises the SDK's timeout error; without
@@ -130,7 +150,7 @@ async def onboard_file(
 
     async def attempt() -> OnboardResult:
         try:
-            return await _onboard(ctx, file, rpc_timeout, update_id)
+            return await _onboard(ctx, file, rpc_timeout, update_id, owed or [])
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if not (isinstance(cause, ApplicationError) and cause.type == "ClientClosed"):
@@ -138,7 +158,7 @@ async def onboard_file(
         # Offboarded a moment ago, its run still finishing its last writes: a returning
         # client is served by a new run once that one has ended.
         await _ended(ctx, workflow_id_for(file.client_id))
-        return await _onboard(ctx, file, rpc_timeout, update_id)
+        return await _onboard(ctx, file, rpc_timeout, update_id, owed or [])
 
     result = await guarded(f"client onboard: no worker took client {file.client_id}", attempt)
     if read_your_writes:
@@ -147,7 +167,11 @@ async def onboard_file(
 
 
 async def _onboard(
-    ctx: CommandContext, file: ClientFile, rpc_timeout: timedelta | None, update_id: str | None
+    ctx: CommandContext,
+    file: ClientFile,
+    rpc_timeout: timedelta | None,
+    update_id: str | None,
+    owed: list[OwedDuty],
 ) -> OnboardResult:
     start = WithStartWorkflowOperation(
         ClientServiceWorkflow.run,
@@ -166,7 +190,7 @@ async def _onboard(
     )
     return await ctx.client.execute_update_with_start_workflow(
         ClientServiceWorkflow.onboard,
-        OnboardClient(file=file),
+        OnboardClient(file=file, owed=owed),
         id=update_id,
         start_workflow_operation=start,
         rpc_timeout=rpc_timeout,

@@ -33,6 +33,7 @@ from domain.calendar import (
 from domain.client import BasicInfo, ClientFile, completeness
 from domain.consent import Consents, Purpose
 from domain.deadlines import due_after
+from domain.duties import slot_key
 from domain.enums import ClientKind, RiskProfile, ServiceStatus, Tier
 from domain.periods import IsoPeriod
 from domain.policy import Policy
@@ -214,6 +215,21 @@ def issue(state: ServiceState, workflow_id: str, event: ServiceEvent) -> OpenTas
     state.open_tasks = [t for t in state.open_tasks if not (t.kind is event.kind and t.escalated)]
     task = OpenTask(task_id=task_id_for(workflow_id, event), kind=event.kind, due_at=event.due_at)
     state.open_tasks.append(task)
+    return task
+
+
+def owe(
+    state: ServiceState, workflow_id: str, kind: ServiceEventKind, due_at: datetime
+) -> OpenTask:
+    """A duty the client was already owed when the service took them on (brought over from the
+    firm's earlier system): open from the start with the day it fell due there, so one long past
+    is overdue at once, as it is, rather than planned afresh from now as the grid would. Its id
+    is not a grid slot's, which start at onboarding."""
+    task_id = f"{workflow_id}:owed-{slot_key(kind, due_at)}"
+    task = state.open_task(task_id, kind)
+    if task is None:
+        task = OpenTask(task_id=task_id, kind=kind, due_at=due_at)
+        state.open_tasks.append(task)
     return task
 
 

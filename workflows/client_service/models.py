@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -69,10 +70,20 @@ class ClientServiceInput(BaseModel):
     deletion request's hold (its first update is `erase_personal_data`)."""
 
 
+class OwedDuty(BaseModel):
+    """A callback or plan review the client was already owed when this service took them on
+    (a client brought over from the firm's earlier system), with the day it fell due there."""
+
+    kind: Literal[TaskKind.CALLBACK, TaskKind.PLAN_REVIEW]
+    due_at: AwareDatetime
+
+
 class OnboardClient(BaseModel):
-    """The client file at first contact, or a complete re-submission of it."""
+    """The client file at first contact, or a complete re-submission of it. `owed` is read at
+    first contact only: a re-submission leaves the duties as they stand."""
 
     file: ClientFile
+    owed: list[OwedDuty] = Field(default=[], max_length=4)
 
 
 class OnboardResult(BaseModel):

@@ -189,6 +189,10 @@ class Service:
                 risk_assessed_at=now if file.risk_answers is not None else None,
                 seq=svc.first_seq(now),
             )
+            # Duties owed before: open rows now; the run loop escalates those past their grace.
+            wf = svc.workflow_id_for(file.client_id)
+            for duty in cmd.owed:
+                rows.append(fx.open_row(self.s, svc.owe(self.s, wf, duty.kind, duty.due_at)))
         else:
             s = self.s
             # A re-submission without answers does not erase an assessment on file; the tier
