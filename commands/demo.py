@@ -54,6 +54,12 @@ SHOWCASE: dict[int, tuple[str, int, str, str]] = {
     1: ("reopened_twice", 5, "compliance", "medium"),
     2: ("investigation", 20, "wealth-ops", "critical"),
 }
+# Client 1 is a diamond client brought over from the firm's earlier system owing a callback
+# since this many days before the load: overdue at once (past the P7D grace), so the README's
+# diamond search and the worklist's "Overdue, diamond" link find it on a fresh demo. (A client
+# onboarded here owes nothing before its first slot, a month and a grace after the load.)
+OVERDUE_DIAMOND = 1
+OWED_DAYS_AGO = 20
 CONTENT = {
     "fees": "Management fee charged above the rate in the product documents",
     "product_performance": "Fund return far below what the advisor projected",
@@ -94,6 +100,8 @@ def client_body(
     n: int, rng: random.Random, option_counts: list[int], prefix: str = "demo-c"
 ) -> dict[str, Any]:
     _tier, aum, contribution, trades, _ = _weighted(rng, TIER_FIGURES)
+    if n == OVERDUE_DIAMOND:  # the same draws as any client, so the others stay as they were
+        _tier, aum, contribution, trades, _ = TIER_FIGURES[0]
     kind = rng.choices(["individual", "enterprise", "institution"], [0.8, 0.12, 0.08])[0]
     spread = rng.uniform(1.0, 1.4)
     birth = date(rng.randint(1950, 1998), rng.randint(1, 12), rng.randint(1, 28))
@@ -214,6 +222,8 @@ async def load_demo(ctx: CommandContext, size: DemoSize = FULL, seed: int = 2026
     rng = random.Random(seed)
     counts = [len(q["options"]) for q in questionnaire_json()["questions"]]
     bodies = [client_body(n, rng, counts) for n in range(1, size.clients + 1)]
+    owed = datetime.now(UTC) - timedelta(days=OWED_DAYS_AGO)
+    bodies[OVERDUE_DIAMOND - 1]["owed_duties"] = [{"kind": "callback", "due_at": owed.isoformat()}]
     client_jobs: list[Callable[[], Awaitable[object]]] = [
         partial(clients.onboard, ctx, None, b) for b in bodies
     ]

@@ -54,13 +54,28 @@ def readme_queries() -> dict[str, str]:
     return dict(rows)
 
 
-@pytest.fixture
-async def care(dev_env: WorkflowEnvironment, db: Engine, keyring: KeyRing) -> AsyncIterator[Any]:
+async def _serving(
+    dev_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, policy: Policy
+) -> AsyncIterator[CommandContext]:
     queue = f"searches-{uuid.uuid4().hex[:8]}"
     deps = ActivityDeps(engine=db, cipher=FieldCipher(keyring))
     with ThreadPoolExecutor(max_workers=16) as pool:
         async with build_worker(dev_env.client, queue, deps, pool):
-            yield CommandContext(client=dev_env.client, policy=FAST, task_queue=queue)
+            yield CommandContext(client=dev_env.client, policy=policy, task_queue=queue)
+
+
+@pytest.fixture
+async def care(dev_env: WorkflowEnvironment, db: Engine, keyring: KeyRing) -> AsyncIterator[Any]:
+    async for ctx in _serving(dev_env, db, keyring, FAST):
+        yield ctx
+
+
+@pytest.fixture
+async def shipped(dev_env: WorkflowEnvironment, db: Engine, keyring: KeyRing) -> AsyncIterator[Any]:
+    """The shipped cadence (diamond callbacks monthly, a week's grace), as `make run` has it:
+    nothing the demo loads falls overdue by itself while a test runs."""
+    async for ctx in _serving(dev_env, db, keyring, Policy()):
+        yield ctx
 
 
 async def _matches(client: Client, query: str, ours: set[str]) -> set[str]:
@@ -152,19 +167,36 @@ async def test_every_saved_search_finds_what_it_says(care: CommandContext) -> No
     assert "'<" not in " ".join(queries.values()), "a README search asks for a typed-in value"
 
 
-async def test_every_saved_search_finds_something_on_the_demo(care: CommandContext) -> None:
+async def test_every_saved_search_finds_something_on_the_demo(shipped: CommandContext) -> None:
     """What `make run` shows a supervisor: each README search, as written, finds demo workflows
-    (demo ids only, since other tests share the server), even on a demo of three complaints."""
-    await load_demo(care, DemoSize(clients=4, complaints=3))
+    (demo ids only, since other tests share the server), even on a demo of three complaints;
+    and the diamond search (a command, and the worklist's ready link) finds the demo's diamond
+    client that owed a callback when it was brought over, under the shipped cadence."""
+    await load_demo(shipped, DemoSize(clients=4, complaints=3))
     queries = readme_queries()
     found: dict[str, int] = {}
+    demo = ("complaint-demo-", "client-demo-")
     for _ in range(30):  # visibility is eventually consistent
         for question, query in queries.items():
-            ids = {wf.id async for wf in care.client.list_workflows(query)}
-            found[question] = len(
-                {i for i in ids if i.startswith(("complaint-demo-", "client-demo-"))}
-            )
+            ids = {wf.id async for wf in shipped.client.list_workflows(query)}
+            found[question] = len({i for i in ids if i.startswith(demo)})
+        overdue = await searches.overdue_callbacks(shipped, None, {"tier": "diamond"})
+        found["diamond clients with an overdue callback"] = len(
+            {i for i in overdue["workflow_ids"] if i.startswith(demo)}
+        )
         if all(found.values()):
             break
         await asyncio.sleep(1)
     assert all(found.values()), found
+    # Overdue from the load on, not a month and a grace later: the duty it was owed before.
+    view = await clients.show(shipped, "demo-c-0001", {})
+    owed = [t for t in view["open_tasks"] if ":owed-callback:" in t["task_id"]]
+    assert view["tier"] == "diamond" and len(owed) == 1, view["open_tasks"]
+    assert view["next_service_due"] == owed[0]["due_at"]  # the oldest open duty
+    for _ in range(30):  # its grace ran out long ago: the run loop escalates it at once
+        if owed[0]["status"] == "overdue":
+            break
+        await asyncio.sleep(1)
+        view = await clients.show(shipped, "demo-c-0001", {})
+        owed = [t for t in view["open_tasks"] if ":owed-callback:" in t["task_id"]]
+    assert owed[0]["status"] == "overdue", owed
