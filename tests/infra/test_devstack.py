@@ -108,8 +108,8 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 def _check_worklist(env: dict[str, str], data_dir: Path, banner: str) -> None:
     """The codec server the stack started serves the worklist: the demo's critical complaint in
-    investigation past its deadline in wealth-ops is listed as breached, and the view is on
-    record."""
+    investigation past its deadline in wealth-ops is listed as breached, its diamond client owing
+    a callback under *Overdue, diamond*, and the view is on record."""
     url = f"http://localhost:{env['CODEC_SERVER_PORT']}/worklist"
     assert f"Worklist         {url}" in banner
     token = (data_dir / "codec-token").read_text(encoding="utf-8").strip()
@@ -119,6 +119,13 @@ def _check_worklist(env: dict[str, str], data_dir: Path, banner: str) -> None:
         assert resp.status == 200
         page = resp.read().decode()
     assert 'data-breached="true"' in page and "<td>critical</td>" in page
+    # the ready link for the README's diamond search: the demo's diamond client owing a callback
+    query = urllib.parse.urlencode({"filter": "overdue-duties", "tier": "diamond"})
+    request = urllib.request.Request(f"{url}?{query}", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        assert resp.status == 200
+        page = resp.read().decode()
+    assert 'data-workflow-id="client-demo-c-0001"' in page, page[-2000:]
     db = f"postgresql://postgres@127.0.0.1:{env['CLIENT_CARE_PG_PORT']}/client_care"
     with psycopg.connect(db) as conn:
         row = conn.execute(
