@@ -5,7 +5,7 @@ word on it comes from the language's catalogue (`reports.i18n`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 from typing import Any
 
@@ -14,6 +14,7 @@ from domain.policy import Policy
 from reports.captions import captions, percent
 from reports.charts import Chart
 from reports.datasets import Dataset
+from reports.fonts import FAMILY, font_face
 from reports.i18n import Words
 
 SECTIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
@@ -37,6 +38,8 @@ TILES = (
 # Columns of free text or ids, shown as written; other cells holding a code (a tier, a channel,
 # True) are shown in the reader's words.
 VERBATIM = frozenset({"complaint_id", "measure_id", "measure", "owner"})
+# Columns of timestamps in the firm's zone (`reports.datasets._local`), ISO in the CSV files.
+LOCAL_TIMES = frozenset({"done_at", "received_at", "decided_at"})
 
 # Table columns holding a ratio: shown as percentages like the tiles and charts (the CSV files
 # keep the fractions, for whoever computes with them).
@@ -80,6 +83,10 @@ def _fmt(value: Any, kind: str = "") -> str:
 def _cell(w: Words, column: str, value: Any) -> str:
     if column in DECIMALS and isinstance(value, int | float) and not isinstance(value, bool):
         return f"{value:.{DECIMALS[column]}f}"
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return w.day(value)
+    if column in LOCAL_TIMES and isinstance(value, str):
+        return w.local_time(value)
     if isinstance(value, str | bool) and column not in VERBATIM:
         return w.code(value)
     return _fmt(value, "pct" if column in PERCENT_COLUMNS else "")
@@ -156,8 +163,14 @@ def render(
             f"<section><h2>{escape(w(f'section.{heading}'))}</h2>"
             f'<div class="charts">{figures}</div>{tables}</section>'
         )
+    body = "".join(parts)
+    style = STYLE
+    if w.language != "en":  # the glyphs its words need (Latin falls through to system-ui)
+        style = font_face(title + body) + STYLE.replace(
+            "font-family:system-ui,sans-serif", f'font-family:"{FAMILY}",system-ui,sans-serif', 1
+        )
     return (
         f'<!doctype html><html lang="{escape(w.language)}"><head><meta charset="utf-8">'
-        f"<title>{title}</title><style>{STYLE}</style></head>"
-        f"<body>{''.join(parts)}</body></html>\n"
+        f"<title>{title}</title><style>{style}</style></head>"
+        f"<body>{body}</body></html>\n"
     )

@@ -347,6 +347,10 @@ class Words:
     def day(self, on: date) -> str:
         return f"{on.year}年{on.month}月{on.day}日" if self.language == "zh-CN" else on.isoformat()
 
+    def local_time(self, iso: str) -> str:
+        """A table's timestamp (ISO, in the firm's zone): in Chinese form, or as it is."""
+        return self.instant(datetime.fromisoformat(iso)) if self.language == "zh-CN" else iso
+
 
 CATALOGUES: dict[str, Words] = {
     "en": Words("en", EN, EN_COLUMNS, EN_CODES),

@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import re
+import shutil
 import string
+import subprocess
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from fontTools.ttLib import TTFont
 from matplotlib.ft2font import FT2Font
 from sqlalchemy import Engine
 
@@ -115,6 +119,8 @@ def test_the_chinese_page_has_no_english_word_but_codes_and_ids(
     # a caption's figures, the same as the English one's ("Largest: fees, 3 of 5 (60.0 %)")
     assert "最多：费用，占投诉 5 件中的 3 件（60.0 %）。" in text
     assert "1 位客户升级，1 位降级。" in text
+    # the measures' due day and completion in Chinese form (the CSV keeps ISO)
+    assert "2026年4月30日" in text and "2026年3月19日 10:00" in text
     # the CSV files are for programs: the same bytes in either language
     for en, zh in zip(sorted(both["en"].csv), sorted(both["zh-CN"].csv), strict=True):
         assert en.read_bytes() == zh.read_bytes(), en.name
@@ -130,6 +136,45 @@ def test_both_catalogues_have_the_same_texts_with_the_same_blanks() -> None:
     assert set(CATALOGUES) == {"en", "zh-CN"}
     with pytest.raises(ValueError, match="zh-CN, en"):
         words("fr")
+
+
+def test_the_chinese_page_carries_the_glyphs_its_text_needs(
+    both: dict[str, ReportFiles], tmp_path: Path
+) -> None:
+    """Read on a machine without a Chinese font, as this one is: the page's own subset of Noto
+    Sans SC has every character of its text, and headless Chromium loads it and draws that
+    text with it."""
+    html = both["zh-CN"].html.read_text(encoding="utf-8")
+    found = re.search(r'font-family:"Client Care CJK".*?base64,([A-Za-z0-9+/=]+)\)', html)
+    assert found, "no embedded font"
+    font = TTFont(io.BytesIO(base64.b64decode(found.group(1))))
+    cmap = font.getBestCmap()
+    text = "\n".join(page_text(both["zh-CN"]).lines)
+    assert {c for c in text if ord(c) > 0x7F} - {chr(u) for u in cmap} == set()
+    assert len(found.group(1)) < 200_000  # the glyphs used, not the 8 MB font
+    assert "Client Care CJK" not in both["en"].html.read_text(encoding="utf-8")
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "chromium is not installed (apt-get install chromium)"
+    probe = tmp_path / "fonts.html"
+    probe.write_text(
+        html.replace(
+            "</body>",
+            "<script>document.fonts.ready.then(() => document.body.dataset.cjk ="
+            " [...document.fonts].filter(f => f.family.includes('Client Care CJK')"
+            " && f.status === 'loaded').length + ':' +"
+            " document.fonts.check('16px \"Client Care CJK\"', document.title))</script></body>",
+        ),
+        encoding="utf-8",
+    )
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+         "--dump-dom", probe.as_uri()],
+        capture_output=True, text=True, timeout=90, check=True,
+    ).stdout  # fmt: skip
+    assert 'data-cjk="1:true"' in dom, re.findall(r"data-cjk=\S+", dom)
 
 
 def test_every_chinese_character_is_in_the_shipped_font() -> None:
