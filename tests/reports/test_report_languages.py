@@ -203,3 +203,20 @@ async def test_report_build_takes_a_language(db: Engine, tmp_path: Path) -> None
     with pytest.raises(CommandError, match="language must be one of zh-CN, en") as refused:
         await build_command(ctx, None, {"period": f"{Y}-03", "language": "fr"})
     assert refused.value.code == "invalid"
+
+
+def test_an_empty_period_in_chinese_says_so_in_chinese(db: Engine, tmp_path: Path) -> None:
+    """No evidence at all: every 'none', every caption of nothing and every chart's 'no data'
+    (drawn, so the glyph check covers it) come from the catalogue too."""
+    files = build(db, tmp_path, "zh-CN")
+    page = page_text(files)
+    english = {
+        word
+        for line in page.lines
+        for word in re.findall(r"[A-Za-z]{2,}", line.removeprefix("[img] "))
+        if word not in KEPT
+    }
+    assert not english, sorted(english)
+    text = "\n".join(page.lines)
+    assert "无" in page.lines  # an empty table's one cell
+    assert "本期无投诉。" in text and "本期没有客户变动等级。" in text
