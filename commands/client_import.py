@@ -33,10 +33,10 @@ from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from commands.base import CommandContext, CommandError
-from commands.clients import onboard_file, parse
+from commands.clients import onboard_file, parse, split_owed
 from domain.client import ClientFile
 from infra.progress import progress_bar
-from workflows.client_service.models import workflow_id_for
+from workflows.client_service.models import OwedDuty, workflow_id_for
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 CONCURRENCY = 32
@@ -275,7 +275,7 @@ TRANSIENT = frozenset(
 ATTEMPTS = 3
 
 
-async def _onboard_row(ctx: CommandContext, file: ClientFile) -> None:
+async def _onboard_row(ctx: CommandContext, file: ClientFile, owed: list[OwedDuty]) -> None:
     """One row's onboarding, sent again when an overloaded server gave up on it (the SDK
     reports the server's own deadline as an update timeout), within `ROW_WAIT` in all: the
     row's own update id makes a repeat answered, not applied twice, if the first got through."""
@@ -290,6 +290,7 @@ async def _onboard_row(ctx: CommandContext, file: ClientFile) -> None:
                 rpc_timeout=timedelta(seconds=max(left, 1.0)),
                 read_your_writes=False,
                 update_id=f"import-{file.client_id}",
+                owed=owed,
             )
             return
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
@@ -317,9 +318,9 @@ async def _import(
         summary.refused.append({"line": line, "reason": reason})
         advance()
 
-    async def onboard(line: int, file: ClientFile) -> None:
+    async def onboard(line: int, file: ClientFile, owed: list[OwedDuty]) -> None:
         try:
-            await _onboard_row(ctx, file)
+            await _onboard_row(ctx, file, owed)
             summary.onboarded += 1
         except CommandError as err:
             summary.refused.append({"line": line, "reason": err.message})
@@ -338,32 +339,33 @@ async def _import(
             gate.release()
             advance()
 
-    async def send(batch: list[tuple[int, ClientFile]]) -> None:
+    async def send(batch: list[tuple[int, ClientFile, list[OwedDuty]]]) -> None:
         try:
-            existing = await _existing(ctx, [file for _, file in batch])
+            existing = await _existing(ctx, [file for _, file, _ in batch])
         except RPCError as err:
             # Not sent: without the check an offboarded client could be onboarded anew.
-            for line, _ in batch:
+            for line, _, _ in batch:
                 summary.failed.append({"line": line, "reason": f"visibility did not answer: {err}"})
                 advance()
             return
-        for line, file in batch:
+        for line, file, owed in batch:
             if file.client_id in existing:
                 summary.skipped += 1
                 advance()
                 continue
             await gate.acquire()
-            task = asyncio.create_task(onboard(line, file))
+            task = asyncio.create_task(onboard(line, file, owed))
             running.add(task)
             task.add_done_callback(finished)
 
-    batch: list[tuple[int, ClientFile]] = []
+    batch: list[tuple[int, ClientFile, list[OwedDuty]]] = []
     for row in rows:
         if row.body is None:
             refuse(row.line, row.problem or "unreadable")
             continue
         try:
-            file = parse(ClientFile, row.body, "client onboard")
+            rest, owed = split_owed(row.body)
+            file = parse(ClientFile, rest, "client onboard")
         except CommandError as err:
             refuse(row.line, err.message)
             continue
@@ -371,7 +373,7 @@ async def _import(
             refuse(row.line, f"the same client_id as line {seen[file.client_id]}")
             continue
         seen[file.client_id] = row.line
-        batch.append((row.line, file))
+        batch.append((row.line, file, owed))
         if len(batch) == BATCH:
             await send(batch)
             batch = []

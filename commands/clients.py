@@ -119,16 +119,18 @@ async def onboard(ctx: CommandContext, _id: str | None, body: dict[str, Any]) ->
     brought over from an earlier system was already owed there, each `{"kind", "due_at"}` with
     the instant it fell due (not in the future); they are open from the start, and one past its
     grace is overdue at once."""
-    rest = {k: v for k, v in body.items() if k != "owed_duties"}
-    owed = parse(
-        _Owed, {"owed_duties": body.get("owed_duties") or []}, "client onboard"
-    ).owed_duties
-    now = datetime.now(UTC)
-    if any(d.due_at > now for d in owed):
-        raise CommandError(
-            "client onboard: owed_duties.due_at must not be in the future", "invalid"
-        )
+    rest, owed = split_owed(body)
     return await onboard_file(ctx, parse(ClientFile, rest, "client onboard"), owed=owed)
+
+
+def split_owed(body: dict[str, Any]) -> tuple[dict[str, Any], list[OwedDuty]]:
+    """An onboard body's file fields, and its `owed_duties` checked (refused naming them)."""
+    rest = {k: v for k, v in body.items() if k != "owed_duties"}
+    given = {"owed_duties": body.get("owed_duties") or []}
+    owed = parse(_Owed, given, "client onboard").owed_duties
+    if any(d.due_at > datetime.now(UTC) for d in owed):
+        raise CommandError("client onboard: owed_duties.due_at is in the future", "invalid")
+    return rest, owed
 
 
 async def onboard_file(

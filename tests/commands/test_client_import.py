@@ -11,7 +11,7 @@ import os
 import sys
 import uuid
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from infra.keys import KeyRing
 from projections.tables import clients
 from tests.auditor.rig import ring_text
 from tests.workflows.test_client_support import client_body, client_worker, ctx, end_workflow
+from workflows.client_service import ClientServiceWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_NAME, SECRET_PHONE = "Zhang Secretname", "12345"
@@ -356,3 +357,33 @@ async def test_a_row_the_overloaded_server_gave_up_on_is_sent_again_under_its_up
         summary = await client_import.run(ctx(dev_env.client, queue), str(path), {})
     assert summary["onboarded"] == 1 and len(sent) == 2 and sent[0] == sent[1] is not None
     assert await _onboard_updates(dev_env.client, row) == 1  # answered, not applied twice
+
+
+async def test_duties_owed_in_the_earlier_system_come_through_an_import(
+    dev_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, pg_url: str, tmp_path: Path
+) -> None:
+    """The migration `owed_duties` is for: a CSV's `owed_duties.0.kind`/`.due_at` columns spell
+    the same duties as a JSON row, and an imported client owing a callback long past is open
+    with that due date from the start (its workflow's next duty)."""
+    owed_at = (datetime.now(UTC) - timedelta(days=20)).replace(microsecond=0)
+    owed = [{"kind": "callback", "due_at": owed_at.isoformat()}]
+    csv_path = tmp_path / "owed.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow([*CSV_HEADER, "owed_duties.0.kind", "owed_duties.0.due_at"])
+        writer.writerow([*_csv_row(client_body("c-csv-owed")), "callback", owed_at.isoformat()])
+    (row,) = client_import._csv(csv_path)
+    assert row.body is not None and row.body["owed_duties"] == owed
+
+    (cid,) = _ids(1)
+    path = tmp_path / "owed.jsonl"
+    path.write_text(json.dumps(client_body(cid, owed_duties=owed)) + "\n", encoding="utf-8")
+    async with client_worker(dev_env.client, db, keyring, ends=[f"client-{cid}"]) as q:
+        code, _, err = await _starter(dev_env, q, keyring, pg_url, "client", "import", str(path))
+        assert code == 0, err
+        handle = dev_env.client.get_workflow_handle(f"client-{cid}")
+        view = await handle.query(ClientServiceWorkflow.view)
+        assert [(t.kind.value, t.due_at) for t in view.open_tasks if ":owed-" in t.task_id] == [
+            ("callback", owed_at)
+        ]
+        assert view.next_service_due == owed_at
