@@ -100,8 +100,6 @@ def client_body(
     n: int, rng: random.Random, option_counts: list[int], prefix: str = "demo-c"
 ) -> dict[str, Any]:
     _tier, aum, contribution, trades, _ = _weighted(rng, TIER_FIGURES)
-    if n == OVERDUE_DIAMOND:  # the same draws as any client, so the others stay as they were
-        _tier, aum, contribution, trades, _ = TIER_FIGURES[0]
     kind = rng.choices(["individual", "enterprise", "institution"], [0.8, 0.12, 0.08])[0]
     spread = rng.uniform(1.0, 1.4)
     birth = date(rng.randint(1950, 1998), rng.randint(1, 12), rng.randint(1, 28))
@@ -201,6 +199,26 @@ def complaint_steps(
     return opening, steps
 
 
+def _showcase_overdue_diamond(body: dict[str, Any], now: datetime) -> None:
+    """Diamond figures (after the random draws, so every other client is as the seed makes it,
+    and the simulated year's clients, drawn by `client_body` too, are untouched) and a callback
+    owed since `OWED_DAYS_AGO` days."""
+    _tier, aum, contribution, trades, _ = TIER_FIGURES[0]
+    body["financial"] = {
+        "assets": [
+            {"asset_class": "funds", "amount": str(round(aum * 0.6))},
+            {"asset_class": "deposits", "amount": str(round(aum * 0.4))},
+        ],
+    }
+    body["metrics"] = {
+        "aum": str(aum),
+        "annual_contribution": str(contribution),
+        "transactions_12m": trades,
+    }
+    owed = now - timedelta(days=OWED_DAYS_AGO)
+    body["owed_duties"] = [{"kind": "callback", "due_at": owed.isoformat()}]
+
+
 async def _bounded(jobs: list[Callable[[], Awaitable[object]]], title: str, limit: int) -> int:
     """Runs the jobs, `limit` at a time, with progress; returns how many were refused."""
     with progress_bar(title, total=len(jobs)) as advance:
@@ -222,8 +240,7 @@ async def load_demo(ctx: CommandContext, size: DemoSize = FULL, seed: int = 2026
     rng = random.Random(seed)
     counts = [len(q["options"]) for q in questionnaire_json()["questions"]]
     bodies = [client_body(n, rng, counts) for n in range(1, size.clients + 1)]
-    owed = datetime.now(UTC) - timedelta(days=OWED_DAYS_AGO)
-    bodies[OVERDUE_DIAMOND - 1]["owed_duties"] = [{"kind": "callback", "due_at": owed.isoformat()}]
+    _showcase_overdue_diamond(bodies[OVERDUE_DIAMOND - 1], datetime.now(UTC))
     client_jobs: list[Callable[[], Awaitable[object]]] = [
         partial(clients.onboard, ctx, None, b) for b in bodies
     ]
