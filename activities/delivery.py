@@ -376,7 +376,11 @@ class Dispatcher:
         detail: dict[str, Any] = {}
         if event.detail_enc is not None:
             ctx = sealing_context("complaint_events", "detail_enc", row.workflow_id, event.seq)
-            detail = self._deps.cipher.open(event.detail_enc, context=ctx) or {}
+            # the text is sealed under the client's key inside the ring's seal: opened for the
+            # message (an erased client is sent nothing, see `_client_side`)
+            detail = self._deps.cipher.reveal(
+                self._deps.cipher.open(event.detail_enc, context=ctx) or {}
+            )
         data = event.data or {}
         return {
             "reason": detail.get("reason"),

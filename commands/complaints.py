@@ -9,6 +9,7 @@ does not answer within `complaint_replies.ANSWER_WITHIN` (no worker running) is 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import BaseModel
@@ -21,8 +22,9 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from commands import complaint_replies as replies
-from commands.base import Command, CommandContext, CommandError
+from commands.base import Command, CommandContext, CommandError, engine_for
 from commands.complaint_open import open_complaint
+from commands.sealing import COMPLAINT_TEXT, seal_complaint_text, sealer_for
 from domain.complaint import (
     Assessment,
     ExtensionRequest,
@@ -43,6 +45,10 @@ async def _update(
     cid = replies.complaint_id_of(complaint_id)
     handle: WorkflowHandle[Any, Any] = ctx.client.get_workflow_handle(complaint_workflow_id(cid))
     try:
+        if any(getattr(cmd, f, None) for f in COMPLAINT_TEXT):
+            # Checked by the model already; sealed under the client's key before it is sent.
+            client_id = await _client_of(ctx, handle, cid)
+            cmd = await asyncio.to_thread(seal_complaint_text, sealer_for(ctx), client_id, cmd)
         state: Complaint = await handle.execute_update(
             update,
             cmd,
@@ -52,6 +58,8 @@ async def _update(
         )
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise replies.unanswered(cid) from None
+    except WorkflowQueryFailedError as err:  # asked for its client before it could answer
+        raise CommandError(err.message, "rejected") from None
     except WorkflowUpdateFailedError as err:
         raise replies.refusal(err) from None
     except RPCError as err:
@@ -59,6 +67,35 @@ async def _update(
             raise await replies.gone(ctx, cid) from None
         raise
     return replies.answer(state)
+
+
+async def _client_of(ctx: CommandContext, handle: WorkflowHandle[Any, Any], cid: str) -> str:
+    """The client a complaint is about: from its read-model row, else (not projected yet) from
+    the workflow itself."""
+    row = await asyncio.to_thread(_client_in_read_models, ctx, cid)
+    if row is not None:
+        return row
+    try:
+        state: Complaint = await handle.query(
+            ComplaintWorkflow.state, result_type=Complaint, rpc_timeout=replies.ANSWER_WITHIN
+        )
+    except RPCError as err:
+        if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise replies.unanswered(cid) from None  # no worker answered, as for the update
+        raise
+    return state.client_id
+
+
+def _client_in_read_models(ctx: CommandContext, cid: str) -> str | None:
+    from sqlalchemy import select
+
+    from projections.tables import complaints
+
+    with engine_for(ctx).connect() as conn:
+        found = conn.execute(
+            select(complaints.c.client_id).where(complaints.c.complaint_id == cid)
+        ).scalar()
+    return None if found is None else str(found)
 
 
 def _verb(update: Any, model: type[BaseModel], what: str) -> Command:

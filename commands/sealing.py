@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from commands.base import CommandContext, CommandError, engine_for
 from domain.client import BasicInfo, ClientFile
 from domain.complaint import ComplaintIntake
-from domain.sealed import is_sealed
+from domain.sealed import ERASED, is_sealed
 from projections.subject_keys import DataKey, PgSubjectKeys, Sealer, SubjectErased
 from workflows.client_service.models import BasicChanges
 from workflows.refusals import describe
@@ -155,3 +155,35 @@ def seal_notes(sealer: Sealer, client_id: str, outcome: M, verb: str = "callback
     return outcome.model_copy(
         update={f: sealer.seal(key, f"callback.{f}", v) for f, v in given.items()}
     )
+
+
+# The free text of a complaint's later commands, by model field: what its people write about the
+# client (findings, evidence, measures, comments, reasons). Ids, dates, scores stay readable.
+COMPLAINT_TEXT = ("findings", "evidence", "measures", "comment", "reason")
+
+
+def seal_complaint_text(sealer: Sealer, client_id: str, cmd: M) -> M:
+    """A complaint command with its free text sealed under the client's key; once the client's
+    key is destroyed, the text is not kept (`[erased]`), as for a complaint opened then."""
+    given = {
+        f: getattr(cmd, f)
+        for f in COMPLAINT_TEXT
+        if f in type(cmd).model_fields and getattr(cmd, f)
+    }
+    if not given:
+        return cmd
+    try:
+        key: DataKey | None = sealer.keys.create(client_id)
+    except SubjectErased:
+        key = None
+
+    def sealed(name: str, value: str) -> str:
+        if is_sealed(value):
+            return value
+        return ERASED if key is None else sealer.seal(key, f"complaint.{name}", value)
+
+    update = {
+        f: [sealed(f, v) for v in value] if isinstance(value, list) else sealed(f, value)
+        for f, value in given.items()
+    }
+    return cmd.model_copy(update=update)

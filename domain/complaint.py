@@ -260,8 +260,8 @@ class Assessment(BaseModel):
 
 class InvestigationStep(BaseModel):
     model_config = _COMMAND
-    findings: Text
-    evidence: list[Text] = Field(default=[], max_length=100)
+    findings: SealedText
+    evidence: list[SealedText] = Field(default=[], max_length=100)
     root_cause: RootCause | None = None
     done: bool = False
     by: Ref | None = None
@@ -269,7 +269,7 @@ class InvestigationStep(BaseModel):
 
 class ResolutionPlan(BaseModel):
     model_config = _COMMAND
-    measures: Text
+    measures: SealedText
     owner: Ref
     due: date
     by: Ref | None = None
@@ -281,13 +281,13 @@ class ResolutionPlan(BaseModel):
 class FollowUpAnswer(BaseModel):
     model_config = _COMMAND
     satisfaction: int = Field(ge=1, le=5)
-    comment: Annotated[str, FreeText(max_length=4000, multiline=True)] = ""
+    comment: Annotated[str, FreeText(max_length=4000, multiline=True), Sealable()] = ""
     by: Ref | None = None
 
 
 class ExtensionRequest(BaseModel):
     model_config = _COMMAND
-    reason: Text
+    reason: SealedText
     approved_by: Ref
 
 
@@ -296,7 +296,7 @@ class Reassignment(BaseModel):
     department: Ref | None = None
     handler: Ref | None = None
     supervisor: Ref | None = None
-    reason: Annotated[str, FreeText(max_length=2000, multiline=True)] = ""
+    reason: Annotated[str, FreeText(max_length=2000, multiline=True), Sealable()] = ""
     by: Ref | None = None
 
     @model_validator(mode="after")
@@ -308,7 +308,7 @@ class Reassignment(BaseModel):
 
 class Withdrawal(BaseModel):
     model_config = _COMMAND
-    reason: Text
+    reason: SealedText
     by: Ref | None = None
 
 

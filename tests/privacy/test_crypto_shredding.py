@@ -129,15 +129,23 @@ async def test_an_erasure_shreds_the_client_wherever_their_data_went(
                 },
             )
             cid = opened["complaint_id"]
+            await complaints.COMMANDS["assess"](
+                ctx,
+                cid,
+                {"category": "fees", "severity": "high", "department": "it", "handler": "s-9"},
+            )
+            # staff's free text about the client: sealed under the client's key
+            await complaints.COMMANDS["investigate"](
+                ctx, cid, {"findings": f"{NAME} confirmed the call", "evidence": [COMPLAINT]}
+            )
             before = await clients.show(ctx, client_id, {})
             assert before["file"]["basic"]["name"] == NAME, "readable while the key lives"
 
             erased = await erase(ctx, client_id, {"requested_by": "dpo-01", "reason": "REQ-88"})
             assert erased["via"] == "workflow"
-            await complaints.COMMANDS["assess"](
-                ctx,
-                cid,
-                {"category": "fees", "severity": "high", "department": "it", "handler": "s-9"},
+            # staff's free text about the client, after the erasure: not kept
+            await complaints.COMMANDS["investigate"](
+                ctx, cid, {"findings": f"Called {NAME} back on {PHONE}", "evidence": [EMAIL]}
             )
             query = f"TaskQueue='{queue}'"
             await _quiet(client, query, 2)
@@ -168,7 +176,15 @@ async def test_an_erasure_shreds_the_client_wherever_their_data_went(
             values += _decoded_values(json.loads(export))
     assert values, "payloads were decoded"
     sealed = tokens_in(values)
-    assert {t.field for t in sealed} >= {"name", "phone", "email", "content", "complainant.name"}
+    assert {t.field for t in sealed} >= {
+        "name",
+        "phone",
+        "email",
+        "content",
+        "complainant.name",
+        "complaint.findings",
+        "complaint.evidence",
+    }
     # ... and the ring, with the database that held the key, opens none of them now
     opened = opening_cipher(db, keyring).reveal(values)
     assert tokens_in(opened) == [] and ERASED in json.dumps(opened)
