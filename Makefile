@@ -61,7 +61,8 @@ test-dates: $(STAMP)
 # The encryption-heavy tests again with the test key ring under SM4-GCM / HMAC-SM3 (docs/security.md
 # §3); the main run has them under AES-256-GCM, and tests/security/test_cipher_suites.py both.
 SM4_TESTS = tests/security tests/infra/test_metrics.py tests/workflows/test_complaint_lifecycle.py \
-	tests/workflows/test_client_onboarding.py
+	tests/workflows/test_client_onboarding.py tests/privacy/test_subject_keys.py \
+	tests/privacy/test_crypto_shredding.py
 test-sm4: $(STAMP) browser
 	CLIENT_CARE_CIPHER_SUITE=sm4-gcm PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(SM4_TESTS) $(PYTEST_ARGS)
 
