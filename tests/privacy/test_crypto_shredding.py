@@ -1,9 +1,9 @@
 """Crypto-shredding end to end on the dev server: a client onboarded with distinctive personal
 data opens a complaint and is erased; afterwards neither the raw history bytes, nor the history
 decrypted with the key ring, nor the read models, nor an export of the history, nor the codec
-server's decode hold any of it; `auditor.py history` and the codec server show `[erased]`
-where it was, with ids, stages, tiers and figures readable; `client show` shows the erasure;
-replay and verify-projections still pass on the erased client's histories."""
+server's decode, nor the logs hold any of it; `auditor.py history` and the codec server show
+`[erased]` where it was, with ids, stages, tiers and figures readable; `client show` shows the
+erasure; replay and verify-projections still pass on the erased client's histories."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from projections.crypto import FieldCipher
 from projections.tables import metadata, subject_keys
 from tests.auditor.rig import point_at, ring_text
 from tests.helpers.sealing import opening_cipher
-from tests.security.pii_scan import find_secrets, iter_payloads, scan_workflow
+from tests.security.pii_scan import captured_logs, find_secrets, iter_payloads, scan_workflow
 from tests.workflows.test_client_support import client_body, run_histories
 from worker import build_worker
 
@@ -114,7 +114,7 @@ async def test_an_erasure_shreds_the_client_wherever_their_data_went(
         "birth_date": "1977-03-05",
     }
     deps = ActivityDeps(engine=db, cipher=FieldCipher(keyring))
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with captured_logs() as logs, ThreadPoolExecutor(max_workers=8) as pool:
         async with build_worker(client, queue, deps, pool):
             ctx = CommandContext(client=client, policy=Policy(), task_queue=queue, engine=db)
             await clients.onboard(ctx, None, body)
@@ -213,9 +213,12 @@ async def test_an_erasure_shreds_the_client_wherever_their_data_went(
     decoded = json.dumps(_decoded_values(json.loads(reply)))
     assert ERASED in decoded and SEALED not in decoded and "pii:v1:" not in decoded
     assert find_secrets(decoded.encode(), SECRETS, "codec server values") == []
+    # 5. the logs of the worker and the commands
+    findings += find_secrets(logs.getvalue().encode(), SECRETS, "logs")
+    assert logs.getvalue(), "the scenario logged something, so the scan saw real output"
     assert findings == [], findings
 
-    # 5. auditor.py history: `[erased]` where the fields were; ids, stages, tiers readable
+    # 6. auditor.py history: `[erased]` where the fields were; ids, stages, tiers readable
     point_at(cli_env, dev_env)
     for wid in workflows:
         assert await auditor.run(["history", wid, "--json", "--purpose", "erasure check"]) == 0
@@ -226,11 +229,11 @@ async def test_an_erasure_shreds_the_client_wherever_their_data_went(
     entries = json.loads(out)["entries"]
     assert any(cid in json.dumps(e) for e in entries), "ids stay readable"
 
-    # 6. client show: the erasure, not the person
+    # 7. client show: the erasure, not the person
     assert shown_after["erased_at"] is not None
     assert find_secrets(json.dumps(shown_after).encode(), SECRETS, "client show") == []
 
-    # 7. replay and verify-projections on the erased client's histories
+    # 8. replay and verify-projections on the erased client's histories
     assert await auditor.run(["replay", "--query", query, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["replayed"] >= 2
     code = await auditor.run(["verify-projections", "--query", query, "--json"])
