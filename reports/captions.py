@@ -16,13 +16,15 @@ def percent(value: Any) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
 
 
-def _share(w: Words, part: int, whole: int) -> str:
-    return w("caption.share", part=part, whole=whole, percent=percent(part / whole))
+def _share(w: Words, part: int, whole: int, unit: str) -> str:
+    """`unit`: what is counted, for a language that counts with measure words (件, 位)."""
+    u = w(f"unit.{unit}")
+    return w("caption.share", part=part, whole=whole, unit=u, percent=percent(part / whole))
 
 
-def _largest(w: Words, ds: Dataset, key: str, value: str, what: str) -> str:
+def _largest(w: Words, ds: Dataset, key: str, value: str, counted: str) -> str:
     rows = [(k, n) for k, n in zip(ds.column(key), ds.column(value), strict=True) if n]
-    what = w(f"what.{what}")
+    what, unit = w(f"what.{counted}"), w(f"unit.{counted}")
     if not rows:
         return w("caption.none", what=what)
     total = sum(n for _, n in rows)
@@ -30,8 +32,10 @@ def _largest(w: Words, ds: Dataset, key: str, value: str, what: str) -> str:
     tops = [w.code(k) for k, n in rows if n == most]
     if len(tops) > 1:  # naming one of equals would single it out for nothing
         groups = w("caption.list_separator").join(tops)
-        return w("caption.largest_tied", groups=groups, most=most, total=total, what=what)
-    return w("caption.largest", group=tops[0], share=_share(w, most, total), what=what)
+        return w(
+            "caption.largest_tied", groups=groups, most=most, total=total, unit=unit, what=what
+        )
+    return w("caption.largest", group=tops[0], share=_share(w, most, total, counted), what=what)
 
 
 def _peak(w: Words, ds: Dataset, key: str, label: Callable[[Any], str]) -> str:
@@ -40,7 +44,7 @@ def _peak(w: Words, ds: Dataset, key: str, label: Callable[[Any], str]) -> str:
     if not total:
         return w("caption.none", what=w("what.complaints"))
     top, n = max(rows, key=lambda r: r[1])
-    return w("caption.busiest", group=label(top), share=_share(w, n, total))
+    return w("caption.busiest", group=label(top), share=_share(w, n, total, "complaints"))
 
 
 def _resolution(w: Words, ds: Dataset) -> str:
@@ -48,7 +52,7 @@ def _resolution(w: Words, ds: Dataset) -> str:
     if not met:
         return w("caption.no_decisions")
     slowest = max(ds.column("days_to_decision"))
-    met_share = _share(w, sum(met), len(met))
+    met_share = _share(w, sum(met), len(met), "complaints")
     return w("caption.resolution", share=met_share, days=f"{slowest:g}")
 
 

@@ -84,9 +84,9 @@ EN: dict[str, str] = {
     "chart.score_axis": "quantitative score (0–100)",
     "chart.scope": "{scope} {scope_id}",
     # captions: what the reader should notice
-    "caption.share": "{part} of {whole} ({percent})",
+    "caption.share": "{part} of {whole}{unit} ({percent})",
     "caption.none": "No {what} in the period.",
-    "caption.largest_tied": "Largest, tied: {groups}, {most} each of {total} {what}.",
+    "caption.largest_tied": "Largest, tied: {groups}, {most}{unit} each of {total}{unit} {what}.",
     "caption.largest": "Largest: {group}, {share} {what}.",
     "caption.list_separator": ", ",
     "caption.busiest": "Busiest: {group}, {share} complaints.",
@@ -110,6 +110,8 @@ EN: dict[str, str] = {
     "caption.appraisal": (
         "{below} of {scored} below the deduction line ({line}); lowest: {low}, {score}."
     ),
+    "unit.complaints": "",
+    "unit.clients": "",
     "what.complaints": "complaints",
     "what.clients": "clients",
     "what.decided": "decided by the deadline",
@@ -175,9 +177,9 @@ ZH: dict[str, str] = {
     "chart.reward_from": "奖励线",
     "chart.score_axis": "量化得分（0–100）",
     "chart.scope": "{scope} {scope_id}",
-    "caption.share": "{whole} 件中的 {part} 件（{percent}）",
+    "caption.share": "{whole}{unit}中的 {part}{unit}（{percent}）",
     "caption.none": "本期无{what}。",
-    "caption.largest_tied": "并列最多：{groups}，各 {most} 件，共 {total} 件{what}。",
+    "caption.largest_tied": "并列最多：{groups}，各 {most}{unit}，共 {total}{unit}{what}。",
     "caption.largest": "最多：{group}，占{what} {share}。",
     "caption.list_separator": "、",
     "caption.busiest": "最集中：{group}，占投诉 {share}。",
@@ -201,6 +203,8 @@ ZH: dict[str, str] = {
     "caption.appraisal": (
         "{scored} 个考核对象中有 {below} 个低于扣分线（{line}）；最低：{low}，{score} 分。"
     ),
+    "unit.complaints": " 件",  # measure words: 件 for complaints and decisions, 位 for people
+    "unit.clients": " 位",
     "what.complaints": "投诉",
     "what.clients": "客户",
     "what.decided": "按期决定率",
