@@ -19,6 +19,7 @@ from commands.improvements import MeasureFilter, NewMeasure
 from domain import identifiers
 from domain.client_service import ServiceState
 from domain.policy import Policy
+from domain.sealed import Sealable
 from domain.text import FreeText
 from workflows.client_events import EventCarry
 from workflows.registry import ALL_WORKFLOWS
@@ -48,6 +49,8 @@ NOT_CALLER_TEXT = {
     # qualitative keys only look scorecards up and are stored nowhere.
     "KpiReportInput.period",
     "KpiReportInput.qualitative{key}",
+    # Held to MM-DD, a real day of the year, by BasicInfo's own validator (the greetings' day).
+    "BasicInfo.birth_month_day",
 }
 
 
@@ -62,6 +65,9 @@ def plain_strings(tp: Any, path: str, seen: set[type], out: set[str]) -> None:
     origin = get_origin(tp)
     if origin is Annotated:
         base, *meta = get_args(tp)
+        # a sealable non-text value (`date | str`): its string is a sealed token or refused
+        if any(isinstance(m, Sealable) and m.plain not in (None, str) for m in meta):
+            return
         if base is str:
             if not any(_ruled(m) for m in meta):
                 out.add(path)
