@@ -228,7 +228,7 @@ async def complaints(client: Client, side: Side, every: float, until: list[datet
 async def watch_greetings(engine: Any, side: Side, burst: datetime, cap: timedelta) -> None:
     prefix = f"client-sf-{side.name}-"
     query = select(func.count(), func.max(notifications.c.created_at)).where(
-        notifications.c.template.like("holiday_greeting.%"),
+        notifications.c.template == "holiday_greeting",
         notifications.c.workflow_id.like(prefix + "%"),
     )
     while datetime.now(UTC) < burst + cap:
