@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -57,6 +57,12 @@ class CommandContext:
     """Which published version `policy` is, and one pending: what workflows this command
     starts are started under (`commands.policy.resolve`; the default: the policy file)."""
 
+    db_patience: float = 60.0
+    """Seconds a command's own use of the read models' database (sealing under a client's key,
+    finding a complaint's client, recording a read) waits out an outage, retrying, before it
+    answers `unavailable` (exit 3): a database restart delays commands, as it delays
+    projections, rather than failing them."""
+
     priorities: bool = True
     """Whether starts carry their task-queue priority (`domain.priorities`); False starts every
     workflow at the server's default, which is how the Spring Festival benchmark measures what
@@ -105,6 +111,33 @@ def _settings_engine() -> Engine:
     from infra.settings import get_settings
 
     return make_engine(database_url(get_settings()))
+
+
+_T = TypeVar("_T")
+
+
+async def in_database(ctx: CommandContext, work: Callable[..., _T], *args: Any) -> _T:
+    """`work(*args)` in a thread, retried while the database is out of reach (a connection
+    refused or dropped), up to `ctx.db_patience` seconds; then `unavailable`. Any other error,
+    and a refusal `work` raises, goes to the caller at once."""
+    import asyncio
+
+    from sqlalchemy.exc import OperationalError
+
+    loop = asyncio.get_running_loop()
+    until = loop.time() + ctx.db_patience
+    pause = 0.2
+    while True:
+        try:
+            return await asyncio.to_thread(work, *args)
+        except OperationalError as exc:
+            if loop.time() + pause > until:
+                reason = type(exc.orig).__name__ if exc.orig else "error"
+                raise CommandError(
+                    f"the read models' database is unavailable ({reason})", "unavailable"
+                ) from None
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 5.0)
 
 
 Command = Callable[[CommandContext, str | None, dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -27,7 +27,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from commands.base import Command, CommandContext, CommandError, engine_for, id_arg
+from commands.base import Command, CommandContext, CommandError, engine_for, id_arg, in_database
 from commands.sealing import reveal, seal_changes, seal_file, seal_notes, sealer_for
 from domain.client import ClientFile
 from domain.enums import ServiceStatus
@@ -148,7 +148,7 @@ async def onboard_file(
     again with the same `update_id`, it is answered rather than applied again."""
 
     # Validated already; sealed before it goes anywhere near Temporal (commands.sealing).
-    file = await asyncio.to_thread(seal_file, sealer_for(ctx), file)
+    file = await in_database(ctx, seal_file, sealer_for(ctx), file)
 
     async def attempt() -> OnboardResult:
         try:
@@ -212,8 +212,8 @@ async def show(ctx: CommandContext, client_id: str | None, body: dict[str, Any])
         f"client show: no client {cid}", lambda: handle.query(ClientServiceWorkflow.view)
     )
     # The file is shown to a person: recorded first, and not shown if it cannot be (PIPL).
-    await asyncio.to_thread(_record_profile_read, ctx, cid, handle.id)
-    return await asyncio.to_thread(reveal, sealer_for(ctx), view)
+    await in_database(ctx, _record_profile_read, ctx, cid, handle.id)
+    return await in_database(ctx, reveal, sealer_for(ctx), view)
 
 
 def _record_profile_read(ctx: CommandContext, client_id: str, workflow_id: str) -> None:
@@ -238,10 +238,10 @@ def _update_command(verb: str, update: Any, model: type[BaseModel]) -> Command:
         arg = parse(model, body, f"client {verb}")
         if isinstance(arg, ProfileUpdate) and arg.basic is not None:
             sealer = sealer_for(ctx)
-            basic = await asyncio.to_thread(seal_changes, sealer, cid, arg.basic, verb)
+            basic = await in_database(ctx, seal_changes, sealer, cid, arg.basic, verb)
             arg = arg.model_copy(update={"basic": basic})
         elif isinstance(arg, CallbackOutcome):
-            arg = await asyncio.to_thread(seal_notes, sealer_for(ctx), cid, arg, verb)
+            arg = await in_database(ctx, seal_notes, sealer_for(ctx), cid, arg, verb)
         handle = ctx.client.get_workflow_handle(workflow_id_for(cid))
         result = await guarded(
             f"client {verb}: no client {cid} is being served (unknown or offboarded)",
@@ -249,7 +249,7 @@ def _update_command(verb: str, update: Any, model: type[BaseModel]) -> Command:
         )
         await settle(ctx, cid)
         if isinstance(result, ClientView):  # the file as the caller knows it, opened again
-            return await asyncio.to_thread(reveal, sealer_for(ctx), result)
+            return await in_database(ctx, reveal, sealer_for(ctx), result)
         return dict(result.model_dump(mode="json"))
 
     command.__name__ = verb

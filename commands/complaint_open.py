@@ -7,7 +7,6 @@ open complaint is merged into it instead of starting a second complaint.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +22,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from commands import complaint_replies as replies
-from commands.base import CommandContext, CommandError
+from commands.base import CommandContext, CommandError, in_database
 from commands.sealing import seal_intake, sealer_for
 from domain.complaint import ComplaintIntake, RepeatSubmission
 from domain.complaint_state import receive
@@ -64,7 +63,7 @@ async def open_complaint(
     if req.complaint_id and await replies.exists(ctx, req.complaint_id):
         raise CommandError(f"complaint {req.complaint_id} already exists", code="conflict")
     # Checked above; sealed under the client's own key before it enters any history.
-    intake = await asyncio.to_thread(seal_intake, sealer_for(ctx), intake)
+    intake = await in_database(ctx, seal_intake, sealer_for(ctx), intake)
     new_id = req.complaint_id or fresh_identifier(lambda: uuid.uuid4().hex)
     matter = intake.matter_key()
     if matter is None:

@@ -9,7 +9,6 @@ does not answer within `complaint_replies.ANSWER_WITHIN` (no worker running) is 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,7 +21,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from commands import complaint_replies as replies
-from commands.base import Command, CommandContext, CommandError, engine_for
+from commands.base import Command, CommandContext, CommandError, engine_for, in_database
 from commands.complaint_open import open_complaint
 from commands.sealing import COMPLAINT_TEXT, seal_complaint_text, sealer_for
 from domain.complaint import (
@@ -48,7 +47,7 @@ async def _update(
         if any(getattr(cmd, f, None) for f in COMPLAINT_TEXT):
             # Checked by the model already; sealed under the client's key before it is sent.
             client_id = await _client_of(ctx, handle, cid)
-            cmd = await asyncio.to_thread(seal_complaint_text, sealer_for(ctx), client_id, cmd)
+            cmd = await in_database(ctx, seal_complaint_text, sealer_for(ctx), client_id, cmd)
         state: Complaint = await handle.execute_update(
             update,
             cmd,
@@ -72,7 +71,7 @@ async def _update(
 async def _client_of(ctx: CommandContext, handle: WorkflowHandle[Any, Any], cid: str) -> str:
     """The client a complaint is about: from its read-model row, else (not projected yet) from
     the workflow itself."""
-    row = await asyncio.to_thread(_client_in_read_models, ctx, cid)
+    row = await in_database(ctx, _client_in_read_models, ctx, cid)
     if row is not None:
         return row
     try:

@@ -14,7 +14,6 @@ updates are not applied twice.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -36,7 +35,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from commands import complaint_replies as replies
-from commands.base import Command, CommandContext, CommandError
+from commands.base import Command, CommandContext, CommandError, in_database
 from commands.sealing import seal_changes, sealer_for
 from domain.identifiers import Ref, fresh_identifier
 from domain.subject_request import SubjectRequest, request_due
@@ -148,8 +147,8 @@ async def request(ctx: CommandContext, ident: str | None, body: dict[str, Any]) 
         # the corrected values enter this workflow's history and the client's: sealed first,
         # under the client's own key, after the same checks `client update` makes
         sealer = sealer_for(ctx)
-        basic = await asyncio.to_thread(
-            seal_changes, sealer, filing.client_id, filing.correction.basic, "request"
+        basic = await in_database(
+            ctx, seal_changes, sealer, filing.client_id, filing.correction.basic, "request"
         )
         correction = filing.correction.model_copy(update={"basic": basic})
         filing = filing.model_copy(update={"correction": correction})
