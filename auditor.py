@@ -159,7 +159,7 @@ class _Context:
 def _actor(args: argparse.Namespace) -> str:
     from projections.access import current_actor
 
-    return str(args.actor or current_actor())
+    return current_actor(args.actor)
 
 
 async def _replay(args: argparse.Namespace, ctx: _Context) -> int:

@@ -217,12 +217,16 @@ async def show(ctx: CommandContext, client_id: str | None, body: dict[str, Any])
 
 
 def _record_profile_read(ctx: CommandContext, client_id: str, workflow_id: str) -> None:
-    from projections.access import AccessAction, current_actor, record_access
+    from projections.access import AccessAction, AccessLogError, current_actor, record_access
 
+    try:
+        actor = current_actor()
+    except AccessLogError as exc:
+        raise CommandError(f"client show: CLIENT_CARE_ACTOR: {exc}", "invalid") from None
     with engine_for(ctx).begin() as conn:
         record_access(
             conn,
-            current_actor(),
+            actor,
             AccessAction.PROFILE_READ,
             client_id=client_id,
             workflow_id=workflow_id,

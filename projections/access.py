@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine
 
+from domain.identifiers import has_personal_shape
 from domain.personal_data import mask_text
 from projections.tables import access_log
 
@@ -51,10 +53,27 @@ def _checked(column: str, value: str | None, *, required: bool = False) -> str |
     return value
 
 
-def current_actor() -> str:
-    """Who is at the keyboard of a command-line tool: CLIENT_CARE_ACTOR, else the OS user."""
-    actor = os.environ.get("CLIENT_CARE_ACTOR") or f"os:{getpass.getuser()}"
-    return actor[: _limit("actor")]
+_CLAIM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,39}$")
+
+
+def current_actor(claimed: str | None = None) -> str:
+    """Who is at the keyboard of a command-line tool, as the access record names them.
+
+    A name someone gives (`--actor`, else CLIENT_CARE_ACTOR) is a claim, not a proof: it must be
+    a staff reference (1-40 letters, digits and ._:-, no shape of a phone or ID number), and the
+    operating-system account that ran the tool is recorded beside it (`staff:S-1024|os:alice`),
+    so a row never rests on free text alone. Without a claim, the account alone (`os:alice`).
+    """
+    account = f"os:{getpass.getuser()}"
+    claim = claimed if claimed is not None else os.environ.get("CLIENT_CARE_ACTOR")
+    if not claim:
+        return account[: _limit("actor")]
+    if not _CLAIM.match(claim) or has_personal_shape(claim):
+        raise AccessLogError(
+            "the actor must be a staff reference (1-40 letters, digits and ._:-, such as "
+            "staff:S-1024), not a name or free text"
+        )
+    return f"{claim}|{account}"[: _limit("actor")]
 
 
 def record_access(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 
 import pytest
@@ -13,6 +14,8 @@ from audit import sources, timeline
 from projections.access import AccessAction
 from projections.tables import access_log
 from tests.auditor.rig import SampleRig, point_at
+
+ACCOUNT = f"os:{getpass.getuser()}"  # recorded beside every claimed actor
 
 
 def _by_type(view: timeline.Timeline, kind: str) -> list[timeline.Entry]:
@@ -70,13 +73,21 @@ async def test_cli_history_records_the_reader_before_showing(
         rows = conn.execute(select(access_log)).mappings().all()
     assert [
         (r["actor"], r["action"], r["client_id"], r["workflow_id"], r["purpose"]) for r in rows
-    ] == [("inspector-li", AccessAction.HISTORY_DECRYPT, "cl-t2", workflow_id, "case review")]
+    ] == [
+        (
+            f"inspector-li|{ACCOUNT}",
+            AccessAction.HISTORY_DECRYPT,
+            "cl-t2",
+            workflow_id,
+            "case review",
+        )
+    ]
 
     assert await auditor.run(["history", workflow_id]) == 0  # actor from CLIENT_CARE_ACTOR
     assert "update advance decided" in capsys.readouterr().out
     with db.connect() as conn:
         actors = conn.execute(select(access_log.c.actor).order_by(access_log.c.id)).scalars().all()
-    assert actors == ["inspector-li", "auditor-under-test"]
+    assert actors == [f"inspector-li|{ACCOUNT}", f"auditor-under-test|{ACCOUNT}"]
 
 
 async def test_cli_history_shows_nothing_when_the_reading_cannot_be_recorded(

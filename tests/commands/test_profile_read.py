@@ -4,6 +4,7 @@ workflow read, before anything is shown, and nothing is shown when it cannot be 
 from __future__ import annotations
 
 import dataclasses
+import getpass
 
 import pytest
 from sqlalchemy import Engine, create_engine, select
@@ -28,7 +29,7 @@ async def test_client_show_records_a_profile_read(
     with db.connect() as conn:
         rows = conn.execute(select(access_log).where(access_log.c.action == "profile-read")).all()
     assert [(r.actor, r.client_id, r.workflow_id) for r in rows] == [
-        ("advisor-7", "c-read", "client-c-read")
+        (f"advisor-7|os:{getpass.getuser()}", "c-read", "client-c-read")
     ]
     assert rows[0].row_hash is not None, "the row is in the hash chain"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import pytest
 from sqlalchemy import Engine, select
 
@@ -86,6 +88,16 @@ def test_nothing_is_read_when_the_access_cannot_be_recorded(db: Engine) -> None:
 
 def test_current_actor(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLIENT_CARE_ACTOR", "staff:S-1024")
-    assert current_actor() == "staff:S-1024"
+    account = f"os:{getpass.getuser()}"
+    assert current_actor() == f"staff:S-1024|{account}"  # the claim, and who ran the tool
+    assert current_actor("inspector-li") == f"inspector-li|{account}"
     monkeypatch.delenv("CLIENT_CARE_ACTOR")
-    assert current_actor().startswith("os:")
+    assert current_actor() == account
+
+
+@pytest.mark.parametrize(
+    "claim", ["Li Wei", "13800138000", "staff S-1024", "李伟", "x" * 41, "-lead", "a;drop"]
+)
+def test_an_actor_is_a_staff_reference_not_free_text(claim: str) -> None:
+    with pytest.raises(AccessLogError, match="staff reference"):
+        current_actor(claim)
