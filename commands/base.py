@@ -57,11 +57,11 @@ class CommandContext:
     """Which published version `policy` is, and one pending: what workflows this command
     starts are started under (`commands.policy.resolve`; the default: the policy file)."""
 
-    db_patience: float = 60.0
+    db_patience: float = 120.0
     """Seconds a command's own use of the read models' database (sealing under a client's key,
     finding a complaint's client, recording a read) waits out an outage, retrying, before it
-    answers `unavailable` (exit 3): a database restart delays commands, as it delays
-    projections, rather than failing them."""
+    answers `unavailable` (exit 3): a database restart or failover delays commands, as it
+    delays projections, rather than failing them."""
 
     priorities: bool = True
     """Whether starts carry their task-queue priority (`domain.priorities`); False starts every
