@@ -76,11 +76,13 @@ async def bounded(n: int, concurrency: int, one: Any) -> int:
     return n
 
 
-async def full_lifecycle(ctx: CommandContext) -> None:
+async def full_lifecycle(ctx: CommandContext) -> str:
+    """One complaint through to closed; its workflow id."""
     opened = await COMMANDS["open"](ctx, None, intake())
     for verb, body in steps():
         answer = await COMMANDS[verb](ctx, opened["complaint_id"], body)
     assert answer["stage"] == "closed", answer
+    return str(opened["workflow_id"])
 
 
 async def bare_lifecycle(client: Client, task_queue: str) -> None:

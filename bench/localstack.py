@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from temporalio.client import Client
@@ -161,6 +162,11 @@ class WorkerProcess:
         return self.process.pid
 
     def start(self, timeout: float = 60.0, **env: str) -> None:
+        self.wait_started(self.spawn(**env), timeout)
+
+    def spawn(self, **env: str) -> int:
+        """Starts the process (in the calling thread: it dies with the thread that spawned it);
+        returns the log offset its "worker started" will follow."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.process = _popen(
@@ -169,14 +175,20 @@ class WorkerProcess:
             cwd=self.workdir,
             env={**os.environ, **self.endpoints.worker_env(**env)},
         )
+        return offset
+
+    def wait_started(self, offset: int, timeout: float = 60.0) -> datetime:
+        """Waits for "worker started" in the log after `offset`; returns when it said so."""
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"worker.py exited with {self.process.returncode}:\n{self.log_tail()}"
                 )
-            if any(e.get("event") == "worker started" for e in self.log_events(offset)):
-                return
+            for e in self.log_events(offset):
+                if e.get("event") == "worker started":
+                    return datetime.fromisoformat(str(e["timestamp"]))
             time.sleep(0.1)
         raise RuntimeError(f"worker.py did not start within {timeout:.0f}s:\n{self.log_tail()}")
 
@@ -208,6 +220,41 @@ class WorkerProcess:
         if not self.log_path.exists():
             return "(no log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class WorkerProcesses:
+    """`count` `worker.py` processes on one task queue, as one deployment version (the same code
+    and the same `TEMPORAL_DEPLOYMENT_NAME`): scaling out is more processes of one version, each
+    polling the queue; the server hands every task to whichever asks first."""
+
+    def __init__(self, endpoints: Endpoints, workdir: Path, count: int, name: str = "worker"):
+        self.workers = [WorkerProcess(endpoints, workdir, f"{name}-{n + 1}") for n in range(count)]
+        self.started_at: list[datetime] = []
+        """When each said "worker started" (its log's timestamp)."""
+
+    def start(self, env: Mapping[str, str], timeout: float = 120.0) -> None:
+        """Spawns them all, `env` over the endpoints' environment, then waits for each one's
+        "worker started"; stops every one of them if any fails to start. Call it from a thread
+        that outlives the workers (a worker dies with the thread that spawned it)."""
+        offsets = [w.spawn(**env) for w in self.workers]
+        try:
+            self.started_at = [
+                w.wait_started(o, timeout) for w, o in zip(self.workers, offsets, strict=True)
+            ]
+        except Exception:
+            self.stop()
+            raise
+
+    def alive(self) -> list[WorkerProcess]:
+        return [w for w in self.workers if w.alive()]
+
+    def stop(self, timeout: float = 40.0) -> None:
+        """SIGTERM to all at once, then waits for each: they drain side by side."""
+        for w in self.workers:
+            if w.process is not None and w.process.poll() is None:
+                w.process.send_signal(signal.SIGTERM)
+        for w in self.workers:
+            w.stop(timeout)
 
 
 @contextlib.asynccontextmanager
