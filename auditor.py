@@ -176,7 +176,9 @@ async def _replay(args: argparse.Namespace, ctx: _Context) -> int:
         files = args.history_file or sources.json_files(args.history_dir)
         # Loaded only where an encrypted export needs it, in each replay process.
         keyring = partial(load_keyring, ctx.settings)
-        report = await parallel.replay_files(files, workflows, keyring, jobs)
+        report = await parallel.replay_files(
+            files, workflows, keyring, jobs, ctx.settings.temporal_namespace
+        )
     else:
         client = await ctx.client()
         if args.workflow_id:
@@ -186,7 +188,9 @@ async def _replay(args: argparse.Namespace, ctx: _Context) -> int:
             histories = sources.from_list(runs)
         else:
             histories = sources.matching(client, args.query or "")
-        report = await parallel.replay_stream(histories, workflows, ctx.keyring, jobs)
+        report = await parallel.replay_stream(
+            histories, workflows, ctx.keyring, jobs, client.namespace
+        )
     _print(args, report.as_json(), report.as_text)
     return EXIT_OK if report.ok else EXIT_FINDINGS
 

@@ -62,6 +62,8 @@ class _Setup:
     by_payload: bool
     """Exported files: a decrypted copy replays without the codec. Server histories always go
     through the ring's converter, as the server's client would read them."""
+    namespace: str
+    """Where the histories were written: their payloads are bound to it."""
 
 
 class _Process:
@@ -93,8 +95,8 @@ class _Process:
             converter = (
                 data_converter(cls.setup.keyring()) if encrypted else replay.plain_converter()
             )
-            cls.replayers[encrypted] = Replayer(
-                workflows=cls.setup.workflows, data_converter=converter
+            cls.replayers[encrypted] = replay.replayer(
+                cls.setup.workflows, converter, cls.setup.namespace
             )
         return cls.replayers[encrypted]
 
@@ -145,17 +147,19 @@ async def replay_files(
     workflows: Sequence[type],
     keyring: Callable[[], KeyRing],
     jobs: int,
+    namespace: str | None = None,
 ) -> replay.ReplayReport:
     """`audit.replay.replay_files` in up to `jobs` processes. `keyring` is called in each
     process that meets an encrypted export, so it must pickle (a module-level function or a
     `functools.partial` of one); decrypted exports never call it."""
     batches = math.ceil(len(paths) / BATCH)
     if jobs <= 1 or batches <= 1:
-        return await replay.replay_files(paths, workflows, keyring)
+        return await replay.replay_files(paths, workflows, keyring, namespace)
     # About four batches per process: small enough that none is left replaying alone at the
     # end, large enough that each process replays many histories per batch handed over.
     size = math.ceil(len(paths) / (jobs * 4))
-    with _pool(jobs, _Setup(tuple(workflows), keyring, by_payload=True)) as pool:
+    setup = _Setup(tuple(workflows), keyring, True, replay.replay_namespace(namespace))
+    with _pool(jobs, setup) as pool:
         futures = [
             pool.submit(_replay_batch, list(paths[i : i + size]))
             for i in range(0, len(paths), size)
@@ -168,6 +172,7 @@ async def replay_stream(
     workflows: Sequence[type],
     keyring: KeyRing,
     jobs: int,
+    namespace: str | None = None,
 ) -> replay.ReplayReport:
     """`audit.replay.replay` of server histories (decrypted with `keyring`, as the server's
     client decrypts them) in up to `jobs` processes. A stream that ends within one batch is
@@ -179,8 +184,10 @@ async def replay_stream(
             break
     if jobs <= 1 or len(first) <= BATCH:
         converter = data_converter(keyring)
-        return await replay.replay(_chained(first, histories), workflows, converter)
-    setup = _Setup(tuple(workflows), partial(_given, keyring), by_payload=False)
+        return await replay.replay(_chained(first, histories), workflows, converter, namespace)
+    setup = _Setup(
+        tuple(workflows), partial(_given, keyring), False, replay.replay_namespace(namespace)
+    )
     report = replay.ReplayReport()
     with _pool(jobs, setup) as pool:
         # Bounded look-ahead: a query may match millions of runs, so only a few batches per

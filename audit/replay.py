@@ -89,14 +89,35 @@ def _finding(history: WorkflowHistory, failure: Exception) -> ReplayFinding:
     )
 
 
+def replay_namespace(namespace: str | None = None) -> str:
+    """The namespace histories are replayed in: their payloads are bound to the namespace they
+    were written in (infra.codec), and the SDK's Replayer would otherwise bind its codec to a
+    namespace of its own. An export does not say where it came from: the settings' namespace
+    (`TEMPORAL_NAMESPACE`) is taken for it."""
+    if namespace is not None:
+        return namespace
+    from infra.settings import get_settings
+
+    return get_settings().temporal_namespace
+
+
+def replayer(
+    workflows: Sequence[type], converter: DataConverter, namespace: str | None = None
+) -> Replayer:
+    return Replayer(
+        workflows=workflows, data_converter=converter, namespace=replay_namespace(namespace)
+    )
+
+
 async def replay(
     histories: AsyncIterator[WorkflowHistory],
     workflows: Sequence[type],
     converter: DataConverter,
+    namespace: str | None = None,
 ) -> ReplayReport:
     """Replays every history (the code must make the same decisions it recorded) and collects
     a finding per run that fails, rather than stopping at the first."""
-    return await replay_with(Replayer(workflows=workflows, data_converter=converter), histories)
+    return await replay_with(replayer(workflows, converter, namespace), histories)
 
 
 async def replay_with(
@@ -113,16 +134,20 @@ async def replay_with(
 
 
 async def replay_files(
-    paths: Sequence[Path], workflows: Sequence[type], keyring: Callable[[], KeyRing]
+    paths: Sequence[Path],
+    workflows: Sequence[type],
+    keyring: Callable[[], KeyRing],
+    namespace: str | None = None,
 ) -> ReplayReport:
     """Replays JSON exports. Encrypted ones (a CLI export) go through the project's encrypting
     converter; decrypted ones (as `tests/histories/` keeps them, so they replay under any key)
     through the same converter without the codec, which would rightly refuse plaintext."""
     return await replay_loaded(
         [sources.from_file(path) for path in paths],
-        lambda encrypted: Replayer(
-            workflows=workflows,
-            data_converter=data_converter(keyring()) if encrypted else plain_converter(),
+        lambda encrypted: replayer(
+            workflows,
+            data_converter(keyring()) if encrypted else plain_converter(),
+            namespace,
         ),
     )
 

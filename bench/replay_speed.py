@@ -38,7 +38,7 @@ from temporalio.worker import Replayer
 
 from activities.deps import ActivityDeps
 from audit import parallel
-from audit.replay import ReplayReport, replay_files
+from audit.replay import ReplayReport, replay_files, replay_namespace
 from audit.sources import from_list
 from bench.common import Rate, Verdict, machine, parser, say, side_by_side
 from bench.complaint_throughput import bounded, full_lifecycle
@@ -142,7 +142,12 @@ async def processes_side(
 
 async def bare_side(paths: list[Path], keyring: KeyRing) -> int:
     loaded = [WorkflowHistory.from_json(p.stem, json.loads(p.read_text())) for p in paths]
-    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(keyring))
+    # the namespace the auditor replays exports in (audit.replay.replay_namespace)
+    replayer = Replayer(
+        workflows=ALL_WORKFLOWS,
+        data_converter=data_converter(keyring),
+        namespace=replay_namespace(),
+    )
     replayed = 0
     async with replayer.workflow_replay_iterator(from_list(loaded)) as results:
         async for result in results:

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         description="what new payloads and sealed fields are encrypted with: AES-256-GCM with "
         "HMAC-SHA256 blind indexes, or SM4-GCM with HMAC-SM3 (both always decrypt)",
     )
+    client_care_require_payload_place: bool = Field(
+        default=False,
+        description="refuse payloads bound to no workflow (written before payloads were bound, "
+        "or by the codec server's /encode) where the codec is bound to one (docs/security.md §2)",
+    )
     client_care_payload_keys: str | None = Field(
         default=None,
         repr=False,

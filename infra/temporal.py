@@ -18,11 +18,14 @@ from infra.settings import Settings, get_settings
 from infra.tracing import client_interceptors
 
 
-def data_converter(keyring: KeyRing, alarm: PlaintextAlarm | None = None) -> DataConverter:
-    """Pydantic payloads, encrypted; failure messages and stack traces are encrypted too."""
+def data_converter(
+    keyring: KeyRing, alarm: PlaintextAlarm | None = None, *, require_place: bool = False
+) -> DataConverter:
+    """Pydantic payloads, encrypted and bound to their workflow; failure messages and stack
+    traces are encrypted too. `require_place`: refuse payloads bound to no workflow."""
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(keyring, alarm),
+        payload_codec=EncryptionCodec(keyring, alarm, require_place=require_place),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 
@@ -79,7 +82,9 @@ async def connect(
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=data_converter(keyring, alarm),
+        data_converter=data_converter(
+            keyring, alarm, require_place=settings.client_care_require_payload_place
+        ),
         tls=tls_config(settings),
         api_key=settings.temporal_api_key,
         # inside `infra.tracing.tracing`: the SDK's tracing interceptor, inherited by workers

@@ -8,12 +8,22 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payload
+from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
 
 import infra.keys as keys
-from infra.codec import ENCODING, KEY_ID, EncryptionCodec, PlaintextPayloadError
+from infra.codec import (
+    CONTEXT,
+    ENCODING,
+    KEY_ID,
+    EncryptionCodec,
+    PayloadPlace,
+    PayloadPlaceError,
+    PlaintextPayloadError,
+)
 from infra.keys import KeyRing, KeyRingError, load_codec_token, load_keyring, new_key_entry
 from infra.settings import Settings
 from infra.temporal import data_converter
+from projections.crypto import CipherSuite
 
 PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"phone":"13812345678"}')
 
@@ -172,3 +182,147 @@ async def test_the_data_converter_encrypts_values_and_failure_messages() -> None
     assert b"13812345678" not in failure.SerializeToString()
     assert failure.message == "Encoded failure"
     assert str(await converter.decode_failure(failure)) == "call 13812345678"
+
+
+# --- payloads bound to their place (namespace and workflow id) -------------------------------
+
+SUITES = [CipherSuite.AES_256_GCM, CipherSuite.SM4_GCM]
+
+
+def _codec(suite: CipherSuite, **options: bool) -> EncryptionCodec:
+    return EncryptionCodec(KeyRing.parse(new_key_entry("k1"), suite), **options)
+
+
+def _in(namespace: str, workflow_id: str) -> WorkflowSerializationContext:
+    return WorkflowSerializationContext(namespace=namespace, workflow_id=workflow_id)
+
+
+def _activity_of(namespace: str, workflow_id: str) -> ActivitySerializationContext:
+    return ActivitySerializationContext(
+        namespace=namespace,
+        activity_id="1",
+        activity_type="probe_greet",
+        activity_task_queue="q",
+        workflow_id=workflow_id,
+        workflow_type="PiiProbeWorkflow",
+        is_local=False,
+    )
+
+
+def _copy(payload: Payload) -> Payload:
+    twin = Payload()
+    twin.CopyFrom(payload)
+    return twin
+
+
+@pytest.mark.parametrize("suite", SUITES)
+async def test_a_payload_opens_only_in_the_namespace_and_workflow_it_was_written_for(
+    suite: CipherSuite,
+) -> None:
+    codec = _codec(suite)
+    a = codec.with_context(_in("default", "client-c-1"))
+    [sealed] = await a.encode([PLAIN])
+    assert sealed.metadata[CONTEXT] == b"default\0client-c-1"
+    assert await a.decode([sealed]) == [PLAIN]
+    # the workflow's activities are bound to the workflow: their input and its result both open
+    assert await codec.with_context(_activity_of("default", "client-c-1")).decode([sealed]) == [
+        PLAIN
+    ]
+    for elsewhere in (_in("default", "client-c-2"), _in("other", "client-c-1")):
+        with pytest.raises(PayloadPlaceError, match="ciphertext moved") as refused:
+            await codec.with_context(elsewhere).decode([sealed])
+        assert "13812345678" not in str(refused.value)
+    with pytest.raises(PayloadPlaceError):
+        await codec.with_context(_activity_of("default", "client-c-2")).decode([sealed])
+    # unbound (the codec server) it opens, under the place it authenticates
+    assert await codec.decode([sealed]) == [PLAIN]
+    assert EncryptionCodec.place_of(sealed) == PayloadPlace("default", "client-c-1")
+
+
+@pytest.mark.parametrize("suite", SUITES)
+async def test_the_data_converter_binds_what_the_sdk_binds(suite: CipherSuite) -> None:
+    converter = data_converter(KeyRing.parse(new_key_entry("k1"), suite))
+    [payload] = await converter.with_context(_in("default", "complaint-1")).encode([{"a": 1}])
+    assert EncryptionCodec.place_of(payload) == PayloadPlace("default", "complaint-1")
+    with pytest.raises(PayloadPlaceError):
+        await converter.with_context(_in("default", "complaint-2")).decode([payload])
+
+
+@pytest.mark.parametrize("suite", SUITES)
+async def test_an_edited_or_stripped_place_fails_authentication(suite: CipherSuite) -> None:
+    codec = _codec(suite)
+    [sealed] = await codec.with_context(_in("default", "client-c-1")).encode([PLAIN])
+
+    moved = _copy(sealed)
+    moved.metadata[CONTEXT] = b"default\0client-c-2"
+    for reader in (codec, codec.with_context(_in("default", "client-c-2"))):
+        with pytest.raises(KeyRingError, match="failed authentication"):
+            await reader.decode([moved])
+
+    stripped = _copy(sealed)
+    del stripped.metadata[CONTEXT]
+    for reader in (codec, codec.with_context(_in("default", "client-c-2"))):
+        with pytest.raises(KeyRingError, match="failed authentication"):
+            await reader.decode([stripped])
+
+    malformed = _copy(sealed)
+    malformed.metadata[CONTEXT] = b"no-separator"
+    with pytest.raises(KeyRingError, match="malformed encryption context"):
+        await codec.decode([malformed])
+
+
+@pytest.mark.parametrize("suite", SUITES)
+async def test_a_payload_written_before_places_opens_everywhere_unless_required(
+    suite: CipherSuite,
+) -> None:
+    ring = KeyRing.parse(new_key_entry("k1"), suite)
+    codec = EncryptionCodec(ring)
+    # an unbound codec writes exactly the format every payload had before places
+    [legacy] = await codec.encode([PLAIN])
+    assert CONTEXT not in legacy.metadata
+    for context in (_in("default", "client-c-1"), _in("other", "x"), _activity_of("d", "w")):
+        assert await codec.with_context(context).decode([legacy]) == [PLAIN]
+
+    strict = EncryptionCodec(ring, require_place=True)
+    with pytest.raises(PayloadPlaceError, match="no encryption context"):
+        await strict.with_context(_in("default", "client-c-1")).decode([legacy])
+    assert await strict.decode([legacy]) == [PLAIN]  # the codec server shows it still
+    # the setting reaches the converter every process connects with
+    assert _settings(client_care_require_payload_place="true").client_care_require_payload_place
+    converter = data_converter(ring, require_place=True)
+    with pytest.raises(PayloadPlaceError):
+        await converter.with_context(_in("default", "client-c-1")).decode([legacy])
+
+
+@pytest.mark.parametrize("suite", SUITES)
+async def test_a_scheduled_run_opens_its_action_and_earlier_runs_and_nothing_else(
+    suite: CipherSuite,
+) -> None:
+    codec = _codec(suite)
+    run = "tier-review-2026-12-01T18:00:00Z"
+    [action_input] = await codec.with_context(_in("default", "tier-review")).encode([PLAIN])
+    [earlier_result] = await codec.with_context(
+        _in("default", "tier-review-2026-09-01T18:00:00Z")
+    ).encode([PLAIN])
+    for payload in (action_input, earlier_result):
+        assert await codec.with_context(_in("default", run)).decode([payload]) == [PLAIN]
+
+    refused = [
+        "tier-review-x",  # not the server's suffix
+        "tier-review-2026-12-01T18:00:00+08:00",  # the server names runs in UTC
+        "tier-review-2026-12-01T18:00:00.5Z",
+        "tier-review-2026-12-01",
+        "tier-review-2026-12-01T18:00:00Z-2026-12-01T18:00:00Z",
+        "kpi-report-2026-12-01T18:00:00Z",  # another schedule's run
+        "xtier-review-2026-12-01T18:00:00Z",
+    ]
+    for workflow_id in refused:
+        with pytest.raises(PayloadPlaceError):
+            await codec.with_context(_in("default", workflow_id)).decode([action_input])
+    # a run's payloads reach only later runs of its schedule, and never its action or elsewhere
+    [of_run] = await codec.with_context(_in("default", run)).encode([PLAIN])
+    for workflow_id in ("tier-review", "tier-review-2026-09-01T18:00:00Z", "kpi-report"):
+        with pytest.raises(PayloadPlaceError):
+            await codec.with_context(_in("default", workflow_id)).decode([of_run])
+    with pytest.raises(PayloadPlaceError):
+        await codec.with_context(_in("other", run)).decode([action_input])

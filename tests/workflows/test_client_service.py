@@ -255,7 +255,11 @@ async def test_continue_as_new_keeps_every_run_short_over_three_years(
         row = conn.execute(select(clients.c.seq).where(clients.c.client_id == "c-long")).one()
     assert row.seq > 100
     assert len(view["open_tasks"]) >= 1
-    replayer = Replayer(workflows=[ClientServiceWorkflow], data_converter=data_converter(keyring))
+    replayer = Replayer(
+        workflows=[ClientServiceWorkflow],
+        data_converter=data_converter(keyring),
+        namespace=own_clock.client.namespace,  # the payloads are bound to it
+    )
     for history in runs:
         await replayer.replay_workflow(history)
 

@@ -35,8 +35,9 @@ from tests.helpers.histories import all_saved, label
 SAVED = {label(p): p.read_text() for p in all_saved("complaint_*.json")}
 
 
-def replayer(converter: DataConverter) -> Replayer:
-    return Replayer(workflows=WORKFLOWS, data_converter=converter)
+def replayer(converter: DataConverter, namespace: str = "default") -> Replayer:
+    # the test servers' namespace, which fresh histories' payloads are bound to
+    return Replayer(workflows=WORKFLOWS, data_converter=converter, namespace=namespace)
 
 
 def test_histories_are_saved() -> None:
@@ -91,7 +92,7 @@ async def test_a_fresh_history_replays(
     assert {"assessment_overdue", "deadline_warning", "sla_breached", "survey_expired"} <= set(
         kinds
     )
-    await replayer(converter).replay_workflow(history)
+    await replayer(converter, ts_env.client.namespace).replay_workflow(history)
 
 
 async def _timeline(history: WorkflowHistory, converter: DataConverter) -> list[dict[str, object]]:

@@ -83,5 +83,7 @@ async def test_an_owed_callback_long_past_is_overdue_from_the_start(
             path = recording_dir() / "client_service_owed_callback.json"
             path.write_text(history.to_json())
         await Replayer(
-            workflows=[ClientServiceWorkflow], data_converter=client.data_converter
+            workflows=[ClientServiceWorkflow],
+            data_converter=client.data_converter,
+            namespace=client.namespace,  # the payloads are bound to it
         ).replay_workflow(history)

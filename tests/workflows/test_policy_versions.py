@@ -190,7 +190,9 @@ async def test_a_published_version_reaches_running_clients_complaints_and_review
     }
     for workflow_id in (f"client-{diamond}", f"client-{gold}", f"complaint-{complaint_id}"):
         assert await task_failures(client.get_workflow_handle(workflow_id)) == [], workflow_id
-    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=client.data_converter)
+    replayer = Replayer(
+        workflows=ALL_WORKFLOWS, data_converter=client.data_converter, namespace=client.namespace
+    )
     for runs in histories.values():
         for history in runs:
             await replayer.replay_workflow(history)
