@@ -56,10 +56,13 @@ class DecodeAccess:
 
     What a request can tell: how it authenticated, the namespace (`X-Namespace`, which the UI
     and the CLI send), how many payloads, and whether a browser page sent it (an `Origin` of
-    the UI) or the CLI (none). What it cannot: the workflow, run or client the payloads belong
-    to. The codec protocol carries payloads only; the UI sends no workflow id, and a browser
-    sends a cross-origin request's Referer as the origin alone. Our payloads' metadata names
-    the key and cipher, not the workflow (payloads bound to their workflow would carry it)."""
+    the UI) or the CLI (none). The protocol carries no workflow id (the UI sends none, and a
+    browser sends a cross-origin request's Referer as the origin alone), but a payload bound to
+    its place names its workflow in its authenticated context (infra.codec): `workflow_ids`
+    are those of the payloads decoded, taken only once each has authenticated, and
+    `client_ids` the clients whose sealed fields they hold (shown `[sealed]`, never opened).
+    A payload written before payloads were bound names no workflow; the run it was decoded for
+    stays unknown. Nothing tells the run."""
 
     via: str  # "bearer" or "session"
     namespace: str | None
@@ -67,6 +70,8 @@ class DecodeAccess:
     undecryptable: int
     action: str = "decode"  # or "encode"
     caller: str = "cli"  # "ui": sent from a page of the UI's origin
+    workflow_ids: tuple[str, ...] = ()
+    client_ids: tuple[str, ...] = ()
 
 
 AuditHook = Callable[[DecodeAccess], Awaitable[None]]
@@ -242,13 +247,23 @@ def make_app(
             # signal or update form), with personal data in it.
             refused = await audited(DecodeAccess(via, namespace, len(payloads), 0, action, caller))
             return refused or reply([codec.encrypt(p) for p in payloads])
-        decoded, failed = decode_for_display(payloads)
-        decoded = await masked(decoded)
+        decoded, failed, workflows = decode_for_display(payloads, namespace)
+        decoded, subjects = await masked(decoded)
         if decoded_payloads is not None:
             decoded_payloads.add(len(payloads) - failed, {"result": "decoded"})
             if failed:
                 decoded_payloads.add(failed, {"result": "undecryptable"})
-        refused = await audited(DecodeAccess(via, namespace, len(payloads), failed, action, caller))
+        event = DecodeAccess(
+            via,
+            namespace,
+            len(payloads),
+            failed,
+            action,
+            caller,
+            workflow_ids=tuple(sorted(workflows)),
+            client_ids=tuple(sorted(subjects)),
+        )
+        refused = await audited(event)
         return refused or reply(decoded)
 
     async def audited(event: DecodeAccess) -> web.Response | None:
@@ -272,24 +287,39 @@ def make_app(
             return _error(400, 'expected JSON {"payloads": [{"metadata": {...}, "data": "..."}]}')
         return list(message.payloads)
 
-    def decode_for_display(payloads: list[Payload]) -> tuple[list[Payload], int]:
+    def decode_for_display(
+        payloads: list[Payload], namespace: str | None
+    ) -> tuple[list[Payload], int, set[str]]:
         # For display, a payload that is not ours (or under a retired key) is shown as it is
-        # rather than failing the whole page; it stays ciphertext, so nothing leaks.
+        # rather than failing the whole page; it stays ciphertext, so nothing leaks. Each opens
+        # under the place it is bound to (the request names no workflow); one bound to another
+        # namespace than the page's `X-Namespace` is shown as ciphertext too.
         out: list[Payload] = []
         failed = 0
+        workflows: set[str] = set()
         for payload in payloads:
             if not codec.is_encrypted(payload):
                 out.append(payload)
                 continue
             try:
-                out.append(codec.decrypt(payload))
+                plain = codec.decrypt(payload)  # authenticates the place it names
+                place = codec.place_of(payload)
+                if place is not None and namespace and place.namespace != namespace:
+                    raise KeyRingError(
+                        f"payload bound to namespace {place.namespace!r} asked for from "
+                        f"namespace {namespace!r}"
+                    )
             except KeyRingError as err:
                 failed += 1
                 log.warning("codec server could not decrypt a payload: %s", err)
                 out.append(payload)
-        return out, failed
+                continue
+            if place is not None:
+                workflows.add(place.workflow_id)
+            out.append(plain)
+        return out, failed, workflows
 
-    async def masked(payloads: list[Payload]) -> list[Payload]:
+    async def masked(payloads: list[Payload]) -> tuple[list[Payload], set[str]]:
         values: list[Any] = []
         for p in payloads:
             value: Any = None
@@ -301,7 +331,7 @@ def make_app(
             values.append(value)
         subjects = {t.subject for t in tokens_in(values)}
         if not subjects:
-            return payloads
+            return payloads, subjects
         gone = await erased(subjects) if erased is not None else set()
         out: list[Payload] = []
         for p, value in zip(payloads, values, strict=True):
@@ -311,7 +341,7 @@ def make_app(
             shown = replace_tokens(value, lambda t: ERASED if t.subject in gone else SEALED)
             data = json.dumps(shown, ensure_ascii=False, separators=(",", ":")).encode()
             out.append(Payload(metadata=dict(p.metadata), data=data))
-        return out
+        return out, subjects
 
     def reply(payloads: list[Payload]) -> web.Response:
         return web.json_response(
@@ -411,17 +441,29 @@ def database_audit(engine: Engine, actor_prefix: str = "codec") -> AuditHook:
         action = (
             AccessAction.CODEC_ENCODE if event.action == "encode" else AccessAction.CODEC_DECODE
         )
+        purpose = (
+            f"{event.payloads} payload(s), namespace {event.namespace or '?'}, "
+            f"from {event.caller}"
+            + (f", {event.undecryptable} not decryptable" if event.undecryptable else "")
+        )
+        # One row per workflow and client the request read (as `auditor.py history` writes
+        # them), each with the whole request's purpose; one row alone if it names none.
+        workflows, clients = event.workflow_ids, event.client_ids
+        rows: list[tuple[str | None, str | None]]
+        if len(workflows) <= 1:
+            rows = [(workflows[0] if workflows else None, c) for c in clients or [None]]
+        else:
+            rows = [(w, None) for w in workflows] + [(None, c) for c in clients]
         with engine.begin() as conn:
-            record_access(
-                conn,
-                actor=f"{actor_prefix}:{event.via}",
-                action=action,
-                purpose=(
-                    f"{event.payloads} payload(s), namespace {event.namespace or '?'}, "
-                    f"from {event.caller}"
-                    + (f", {event.undecryptable} not decryptable" if event.undecryptable else "")
-                ),
-            )
+            for workflow_id, client_id in rows:
+                record_access(
+                    conn,
+                    actor=f"{actor_prefix}:{event.via}",
+                    action=action,
+                    client_id=client_id,
+                    workflow_id=workflow_id,
+                    purpose=purpose,
+                )
 
     async def record(event: DecodeAccess) -> None:
         await asyncio.to_thread(write, event)

@@ -349,3 +349,86 @@ async def test_temporal_cli_decodes_a_history_through_the_codec_server(
     assert b"binary/encrypted" not in out and b"YmluYXJ5L2VuY3J5cHRlZA" not in out
     assert audited and all(a.via == "bearer" for a in audited)
     await dev_env.client.get_workflow_handle(workflow_id).terminate()
+
+
+# --- payloads bound to their place ------------------------------------------------------------
+
+
+def _bound(keyring: KeyRing, namespace: str, workflow_id: str) -> Payload:
+    from temporalio.converter import WorkflowSerializationContext
+
+    codec = EncryptionCodec(keyring).with_context(
+        WorkflowSerializationContext(namespace=namespace, workflow_id=workflow_id)
+    )
+    return codec.encrypt(PLAIN)
+
+
+async def test_decode_opens_each_payload_in_its_own_place_and_records_the_workflows(
+    server: TestServer, http: aiohttp.ClientSession, audited: list[DecodeAccess], keyring: KeyRing
+) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}", "X-Namespace": "default"}
+    legacy = EncryptionCodec(keyring).encrypt(PLAIN)  # written before payloads were bound
+    payloads = [
+        _bound(keyring, "default", "complaint-CP-9"),
+        _bound(keyring, "default", "client-c-1"),
+        _bound(keyring, "default", "client-c-1"),
+        legacy,
+    ]
+    async with http.post(server.make_url("/decode"), json=_body(*payloads), headers=auth) as resp:
+        assert resp.status == 200
+        assert _payloads(await resp.json()) == [PLAIN] * 4
+    # the workflows named by the payloads' authenticated places, not by anything the caller said
+    assert audited == [
+        DecodeAccess(
+            "bearer", "default", 4, 0, workflow_ids=("client-c-1", "complaint-CP-9"), caller="cli"
+        )
+    ]
+
+
+async def test_a_payload_of_another_namespace_or_a_forged_place_stays_ciphertext(
+    server: TestServer, http: aiohttp.ClientSession, audited: list[DecodeAccess], keyring: KeyRing
+) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}", "X-Namespace": "default"}
+    foreign = _bound(keyring, "other-ns", "client-c-1")
+    forged = _bound(keyring, "default", "client-c-1")
+    forged.metadata["encryption-context"] = b"default\0client-c-2"
+    async with http.post(
+        server.make_url("/decode"), json=_body(foreign, forged), headers=auth
+    ) as resp:
+        assert resp.status == 200
+        assert _payloads(await resp.json()) == [foreign, forged]
+    assert audited == [DecodeAccess("bearer", "default", 2, 2)]
+    # without X-Namespace (a script) the payload opens in the namespace it names
+    async with http.post(
+        server.make_url("/decode"),
+        json=_body(foreign),
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ) as resp:
+        assert _payloads(await resp.json()) == [PLAIN]
+    assert audited[-1] == DecodeAccess("bearer", None, 1, 0, workflow_ids=("client-c-1",))
+
+
+def test_database_audit_names_the_workflows_and_clients_read(db: Engine) -> None:
+    record = database_audit(db)
+    one = DecodeAccess(
+        "session", "default", 3, 0, caller="ui", workflow_ids=("client-c-1",), client_ids=("c-1",)
+    )
+    asyncio.run(record(one))
+    two = DecodeAccess(
+        "bearer",
+        "default",
+        2,
+        0,
+        workflow_ids=("complaint-CP-9", "complaint-CP-9-x"),
+        client_ids=("c-1",),
+    )
+    asyncio.run(record(two))
+    with db.connect() as conn:
+        rows = conn.execute(select(access_log).order_by(access_log.c.id)).all()
+    assert [(r.actor, r.workflow_id, r.client_id) for r in rows] == [
+        ("codec:session", "client-c-1", "c-1"),
+        ("codec:bearer", "complaint-CP-9", None),
+        ("codec:bearer", "complaint-CP-9-x", None),
+        ("codec:bearer", None, "c-1"),
+    ]
+    assert rows[0].purpose == "3 payload(s), namespace default, from ui"
