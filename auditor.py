@@ -2,8 +2,8 @@
 (see CONTRACT.md).
 
 Exit status: 0 clean; 1 the audit found something (a run that cannot be replayed, a projection
-difference); 2 the audit could not run (bad arguments, unreachable server or database, missing
-key, unknown workflow).
+difference, a payload in a history bound to another workflow); 2 the audit could not run (bad
+arguments, unreachable server or database, missing key, unknown workflow).
 """
 
 from __future__ import annotations
@@ -205,7 +205,8 @@ async def _history(args: argparse.Namespace, ctx: _Context) -> int:
     from projections.subject_keys import PgSubjectKeys, Sealer
 
     sealer = Sealer(PgSubjectKeys(ctx.engine, ctx.keyring))
-    view = await timeline.build(runs, client.data_converter, sealer.reveal)
+    # Bound as the workers were: a payload moved in from another workflow is refused, reported.
+    view = await timeline.build(runs, client.data_converter, sealer.reveal, client.namespace)
     # Decrypted only in memory so far: nothing is shown unless the reading is on record.
     with ctx.engine.begin() as conn:
         concerned: list[str | None] = [*view.client_ids] or [None]
@@ -219,7 +220,7 @@ async def _history(args: argparse.Namespace, ctx: _Context) -> int:
                 purpose=args.purpose,
             )
     _print(args, view.as_json(), lambda: view.as_text(verbose=args.verbose))
-    return EXIT_OK
+    return EXIT_FINDINGS if view.refused else EXIT_OK
 
 
 async def _histories(args: argparse.Namespace, ctx: _Context) -> Any:

@@ -34,7 +34,8 @@ class Plain:
         return base64.b64encode(value).decode() if isinstance(value, bytes) else value
 
     def failure(self, failure: Failure) -> dict[str, Any]:
-        out: dict[str, Any] = self.message(failure)
+        # its fields, not self.message(failure), which would come straight back here
+        out: dict[str, Any] = {fd.name: self._field(fd, v) for fd, v in failure.ListFields()}
         out.pop("encoded_attributes", None)
         if failure.HasField("encoded_attributes"):
             attrs = self.payload(failure.encoded_attributes)

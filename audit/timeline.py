@@ -17,7 +17,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
 from audit.headlines import RunRefs, headline
-from audit.payloads import decoded_history
+from audit.payloads import Refusal, decode_bound, decoded_history
 from audit.plain import Plain
 from domain.sealed import tokens_in
 
@@ -51,6 +51,8 @@ class Timeline:
     runs: list[str]
     entries: list[Entry]
     client_ids: list[str]
+    refused: list[Refusal] = field(default_factory=list)
+    """Payloads bound to another workflow or namespace (moved in): shown as REFUSED."""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,6 +62,7 @@ class Timeline:
             f"workflow {self.workflow_id} ({self.workflow_type}), "
             f"{len(self.runs)} run(s); clients: {', '.join(self.client_ids) or '-'}"
         ]
+        lines += [f"REFUSED: run {r.run_id} #{r.event_id}: {r.message}" for r in self.refused]
         run = None
         for e in self.entries:
             if e.type in _QUIET and not verbose:
@@ -131,16 +134,24 @@ async def build(
     runs: Sequence[WorkflowHistory],
     converter: DataConverter,
     reveal: Callable[[Any], Any] | None = None,
+    namespace: str | None = None,
 ) -> Timeline:
     """The timeline of `runs` (oldest first; usually one workflow's continue-as-new chain).
 
     With `reveal`, the fields sealed under a client's own key are opened (`[erased]` where the
     key was destroyed) before anything is formatted, in one lookup for the whole timeline; the
-    clients whose fields it holds are among its clients (the access log names them)."""
+    clients whose fields it holds are among its clients (the access log names them). With the
+    `namespace` the runs were written in, each payload opens only where the SDK bound it (the
+    workflow, or the child or signalled workflow its event names); one moved in from elsewhere
+    is refused and listed in `refused`."""
     plain = Plain(converter.payload_converter)
     decoded: list[tuple[str, Any, dict[str, Any], Any]] = []
+    refused: list[Refusal] = []
     for history in runs:
-        if converter.payload_codec is not None:
+        if converter.payload_codec is not None and namespace is not None:
+            history, refusals = await decode_bound(history, converter.payload_codec, namespace)
+            refused += refusals
+        elif converter.payload_codec is not None:
             history = await decoded_history(history, converter.payload_codec)
         for event in history.events:
             which = event.WhichOneof("attributes")
@@ -191,4 +202,5 @@ async def build(
         runs=[h.run_id for h in runs],
         entries=entries,
         client_ids=sorted(client_ids),
+        refused=refused,
     )

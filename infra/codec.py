@@ -299,7 +299,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         from infra.logging import get_logger  # infra.logging imports the redaction, not us
 
         get_logger("infra.codec").warning(
-            "payload of another place refused: the workflow task fails until it is repaired",
+            "payload bound to another place refused (in a worker, its workflow task fails)",
             workflow_id=self._workflow_id or "unknown",
             namespace=self._namespace or "unknown",
         )

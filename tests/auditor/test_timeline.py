@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import getpass
 import json
+import uuid
 
 import pytest
 from sqlalchemy import Engine, select
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
 from temporalio.testing import WorkflowEnvironment
 
 import auditor
 from audit import sources, timeline
+from audit.payloads import REFUSED
 from projections.access import AccessAction
 from projections.tables import access_log
 from tests.auditor.rig import SampleRig, point_at
 
 ACCOUNT = f"os:{getpass.getuser()}"  # recorded beside every claimed actor
+SIGNALED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
 
 
 def _by_type(view: timeline.Timeline, kind: str) -> list[timeline.Entry]:
@@ -103,3 +109,50 @@ async def test_cli_history_shows_nothing_when_the_reading_cannot_be_recorded(
     assert await auditor.run(["history", workflow_id]) == auditor.EXIT_ERROR
     out, err = capsys.readouterr()
     assert out == "" and "history" in err
+
+
+async def test_cli_history_reports_a_payload_moved_in_from_another_workflow(
+    ts_env: WorkflowEnvironment,
+    ts_rig: SampleRig,
+    cli_env: pytest.MonkeyPatch,
+    db: Engine,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    point_at(cli_env, ts_env)
+    client = ts_rig.client
+    source = await ts_rig.lifecycle("t6")
+    target = await ts_rig.lifecycle("t7", close=False)
+    source_events = [e for run in await sources.chain(client, source) for e in run.events]
+    [signal] = [e for e in source_events if e.event_type == SIGNALED]
+    moved = signal.workflow_execution_signaled_event_attributes
+    # bob's note of t6, replayed raw into t7 by anyone who can signal in the namespace
+    await client.workflow_service.signal_workflow_execution(
+        SignalWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=target),
+            signal_name=moved.signal_name,
+            input=moved.input,
+            identity="transplant-test",
+            request_id=str(uuid.uuid4()),
+        )
+    )
+    target_events = (await client.get_workflow_handle(target).fetch_history()).events
+    moved_in = [e.event_id for e in target_events if e.event_type == SIGNALED][-1]
+
+    assert await auditor.run(["history", target, "--json"]) == auditor.EXIT_FINDINGS
+    out = capsys.readouterr().out  # logging is unconfigured here: its warnings are on stdout
+    shown, _ = json.JSONDecoder().raw_decode(out[out.index("{") :])
+    [refusal] = shown["refused"]
+    assert refusal["event_id"] == moved_in
+    assert f"bound to workflow {source!r}" in refusal["message"]
+    [entry] = [
+        e for e in shown["entries"] if (e["run_id"], e["event_id"]) == (refusal["run_id"], moved_in)
+    ]
+    assert entry["attributes"]["input"] == [REFUSED]
+    # its own signal, earlier in the same history, still reads
+    [own] = [e for e in shown["entries"] if e["type"] == "WorkflowExecutionSignaled"][:1]
+    assert own["attributes"]["input"][0]["text"] == "called the client back"
+    assert await auditor.run(["history", target]) == auditor.EXIT_FINDINGS
+    assert "REFUSED: run " in capsys.readouterr().out
+    assert await auditor.run(["history", source]) == 0  # the payload's own workflow is clean
+    await client.get_workflow_handle(target).terminate("test: the moved signal wedges it")
