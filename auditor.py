@@ -72,12 +72,14 @@ def _parser() -> argparse.ArgumentParser:
 
     find = sub.add_parser(
         "find-plaintext",
-        help="name a workflow's events whose payload was written without the codec",
+        help="name a workflow's events whose payload was written without the codec, or moved "
+        "in from another workflow or namespace",
     )
     find.add_argument("workflow_id")
     repair = sub.add_parser(
         "repair-plaintext",
-        help="reset a workflow to before its first payload written without the codec",
+        help="reset a workflow to before its first payload written without the codec (or "
+        "moved in from another workflow or namespace)",
     )
     repair.add_argument("workflow_id")
     repair.add_argument("--reason", default="payload written without the codec")
@@ -308,8 +310,12 @@ async def _find_plaintext(args: argparse.Namespace, ctx: _Context) -> int:
         args,
         report,
         lambda: (
-            "\n".join(f"event {d.event_id}: {d.kind} {d.name!r} in clear" for d in found)
-            or f"{args.workflow_id}: no payload in clear"
+            "\n".join(
+                f"event {d.event_id}: {d.kind} {d.name!r} "
+                + ("in clear" if d.plaintext else "bound to another workflow or namespace")
+                for d in found
+            )
+            or f"{args.workflow_id}: no payload in clear or of another place"
         ),
     )
     return EXIT_FINDINGS if found else EXIT_OK
@@ -326,7 +332,8 @@ async def _repair_plaintext(args: argparse.Namespace, ctx: _Context) -> int:
         lines = [f"{args.workflow_id}: reset to event {done.reset_to_event}, new run "
                  f"{done.new_run_id}; dropped (send again if still wanted):"]  # fmt: skip
         lines += [
-            f"  event {d.event_id}: {d.kind} {d.name!r}" + (" (in clear)" if d.plaintext else "")
+            f"  event {d.event_id}: {d.kind} {d.name!r}"
+            + (" (in clear)" if d.plaintext else " (of another place)" if d.moved else "")
             for d in done.dropped
         ]
         return "\n".join(lines)

@@ -2,11 +2,15 @@
 
 A payload sent past the data converter (e.g. `temporal workflow signal --input '{…}'` by hand)
 is stored in clear, and the worker's codec refuses it (`PlaintextPayloadError`), so every later
-workflow task of that workflow fails for good. `find` names such events (workflow id, event id,
-event type, signal or update name — never the payload's content); `repair` resets the workflow
-to the last completed workflow task before the first of them, with nothing reapplied, so the
-workflow runs on from there, and reports every signal and update the reset dropped (the
-offending one and any sent after it, which their senders must send again).
+workflow task of that workflow fails for good. So does ciphertext moved in from another workflow
+or namespace (`PayloadPlaceError`: a signal or update whose payload names another place than
+this workflow's, infra.codec); those are found and repaired the same way, by the place their
+metadata names (no key needed; a forged place would fail authentication in the worker anyway).
+`find` names such events (workflow id, event id, event type, signal or update name — never the
+payload's content); `repair` resets the workflow to the last completed workflow task before the
+first of them, with nothing reapplied, so the workflow runs on from there, and reports every
+signal and update the reset dropped (the offending one and any sent after it, which their
+senders must send again). A moved start input leaves no task to reset to: terminate the run.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 
-from infra.codec import EncryptionCodec
+from infra.codec import EncryptionCodec, PayloadPlace
+from infra.keys import KeyRingError
 from infra.logging import get_logger
 
 log = get_logger("audit.plaintext")
@@ -39,10 +44,12 @@ class Dropped:
     kind: str
     name: str
     plaintext: bool
+    moved: bool = False
+    """Its payload is bound to another workflow or namespace."""
 
     def as_json(self) -> dict[str, Any]:
         return {"event_id": self.event_id, "kind": self.kind, "name": self.name,
-                "plaintext": self.plaintext}  # fmt: skip
+                "plaintext": self.plaintext, "moved": self.moved}  # fmt: skip
 
 
 @dataclass
@@ -92,6 +99,24 @@ def is_plaintext(event: HistoryEvent) -> bool:
     return any(not EncryptionCodec.is_encrypted(p) for p in _payloads(event))
 
 
+def is_moved(event: HistoryEvent, place: PayloadPlace) -> bool:
+    """Whether a sender's payload names a place that a codec bound to `place` refuses."""
+    for payload in _payloads(event):
+        if not EncryptionCodec.is_encrypted(payload):
+            continue
+        try:
+            named = EncryptionCodec.place_of(payload)
+        except KeyRingError:
+            return True  # a malformed context: refused by the worker too
+        if named is not None and not place.admits(named):
+            return True
+    return False
+
+
+def _refused(event: HistoryEvent, place: PayloadPlace) -> bool:
+    return is_plaintext(event) or is_moved(event, place)
+
+
 async def _events(client: Client, workflow_id: str) -> tuple[str, list[HistoryEvent]]:
     handle = client.get_workflow_handle(workflow_id)
     run_id = (await handle.describe()).run_id
@@ -103,16 +128,21 @@ async def _events(client: Client, workflow_id: str) -> tuple[str, list[HistoryEv
 async def find(client: Client, workflow_id: str) -> list[Dropped]:
     """The current run's events that carry a payload in clear; each is logged by ids only."""
     run_id, events = await _events(client, workflow_id)
+    place = PayloadPlace(client.namespace, workflow_id)
     found = [
         Dropped(
-            e.event_id, _MESSAGES.get(e.event_type, EventType.Name(e.event_type)), _name(e), True
+            e.event_id,
+            _MESSAGES.get(e.event_type, EventType.Name(e.event_type)),
+            _name(e),
+            is_plaintext(e),
+            is_moved(e, place),
         )
         for e in events
-        if is_plaintext(e)
+        if _refused(e, place)
     ]
     for d in found:
         log.warning(
-            "payload written without the codec",
+            "payload written without the codec" if d.plaintext else "payload of another place",
             workflow_id=workflow_id,
             run_id=run_id,
             event_id=d.event_id,
@@ -122,10 +152,11 @@ async def find(client: Client, workflow_id: str) -> list[Dropped]:
 
 
 async def repair(client: Client, workflow_id: str, reason: str) -> Repair:
-    """Resets to the last completed workflow task before the first plaintext event."""
+    """Resets to the last completed workflow task before the first plaintext (or moved) event."""
     run_id, events = await _events(client, workflow_id)
+    place = PayloadPlace(client.namespace, workflow_id)
     report = Repair(workflow_id=workflow_id, run_id=run_id)
-    first = next((e.event_id for e in events if is_plaintext(e)), None)
+    first = next((e.event_id for e in events if _refused(e, place)), None)
     if first is None:
         return report
     completed = [
@@ -137,7 +168,7 @@ async def repair(client: Client, workflow_id: str, reason: str) -> Repair:
         raise ValueError(f"{workflow_id}: no completed workflow task before event {first}")
     report.reset_to_event = completed[-1]
     report.dropped = [
-        Dropped(e.event_id, _MESSAGES[e.event_type], _name(e), is_plaintext(e))
+        Dropped(e.event_id, _MESSAGES[e.event_type], _name(e), is_plaintext(e), is_moved(e, place))
         for e in events
         if e.event_id > report.reset_to_event and e.event_type in _MESSAGES
     ]

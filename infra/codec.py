@@ -118,7 +118,8 @@ class PayloadPlace:
 
 class PlaintextAlarm:
     """What a refused plaintext payload sets off: a warning naming the workflow and, given the
-    process's metric meter (the worker's), a counter labelled with the workflow id."""
+    process's metric meter (the worker's), a counter labelled with the workflow id. A payload
+    bound to another place (`moved`) sets off the same, on a counter of its own."""
 
     def __init__(self, meter: MetricMeter | None = None) -> None:
         self._counter: MetricCounter | None = (
@@ -130,6 +131,29 @@ class PlaintextAlarm:
             if meter is not None
             else None
         )
+        self._moved: MetricCounter | None = (
+            meter.create_counter(
+                "client_care_moved_payloads",
+                "payloads refused for being bound to another workflow or namespace, by the "
+                "workflow id that refused them: a moved signal or update wedges the workflow "
+                "until `auditor.py repair-plaintext` resets it",
+            )
+            if meter is not None
+            else None
+        )
+
+    def moved(self, workflow_id: str | None, namespace: str | None) -> None:
+        from infra.logging import get_logger  # infra.logging imports the redaction, not us
+
+        get_logger("infra.codec").warning(
+            "payload bound to another workflow or namespace refused: in a worker the workflow "
+            "is stuck until repaired with `auditor.py repair-plaintext` (a moved start input: "
+            "terminate it)",
+            workflow_id=workflow_id or "unknown",
+            namespace=namespace or "unknown",
+        )
+        if self._moved is not None:
+            self._moved.add(1, {"workflow_id": workflow_id or "unknown"})
 
     def __call__(self, workflow_id: str | None, encoding: str) -> None:
         from infra.logging import get_logger  # infra.logging imports the redaction, not us
@@ -296,11 +320,5 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             self._refused(f"is bound to namespace {place.namespace!r}, not {self._namespace!r}")
 
     def _refused(self, why: str) -> None:
-        from infra.logging import get_logger  # infra.logging imports the redaction, not us
-
-        get_logger("infra.codec").warning(
-            "payload bound to another place refused (in a worker, its workflow task fails)",
-            workflow_id=self._workflow_id or "unknown",
-            namespace=self._namespace or "unknown",
-        )
+        self._alarm.moved(self._workflow_id, self._namespace)
         raise PayloadPlaceError(f"refusing a payload that {why}: ciphertext moved between places")

@@ -18,6 +18,7 @@ from infra.codec import (
     EncryptionCodec,
     PayloadPlace,
     PayloadPlaceError,
+    PlaintextAlarm,
     PlaintextPayloadError,
 )
 from infra.keys import KeyRing, KeyRingError, load_codec_token, load_keyring, new_key_entry
@@ -326,3 +327,25 @@ async def test_a_scheduled_run_opens_its_action_and_earlier_runs_and_nothing_els
             await codec.with_context(_in("default", workflow_id)).decode([of_run])
     with pytest.raises(PayloadPlaceError):
         await codec.with_context(_in("other", run)).decode([action_input])
+
+
+async def test_a_refused_payload_of_another_place_is_counted_by_the_workflow_refusing_it() -> None:
+    added: list[tuple[str, int, dict[str, str]]] = []
+
+    class Counter:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def add(self, value: int, labels: dict[str, str]) -> None:
+            added.append((self.name, value, labels))
+
+    class Meter:
+        def create_counter(self, name: str, description: str) -> Counter:
+            return Counter(name)
+
+    alarm = PlaintextAlarm(Meter())  # type: ignore[arg-type]
+    codec = EncryptionCodec(KeyRing.parse(new_key_entry("k1")), alarm)
+    [sealed] = await codec.with_context(_in("default", "client-c-1")).encode([PLAIN])
+    with pytest.raises(PayloadPlaceError):
+        await codec.with_context(_in("default", "client-c-2")).decode([sealed])
+    assert added == [("client_care_moved_payloads", 1, {"workflow_id": "client-c-2"})]

@@ -37,6 +37,7 @@ from temporalio.converter import WorkflowSerializationContext
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from audit import plaintext
 from audit.payloads import payloads_in
 from infra.codec import EncryptionCodec, PayloadPlace
 from tests.security.place_probes import (
@@ -171,7 +172,19 @@ async def test_ciphertext_moved_into_another_workflow_is_refused_and_never_runs(
         message, _ = await _task_failure(client, running.id)
         assert "ciphertext moved between places" in message
         assert (await running.describe()).status.name == "RUNNING"  # the note never arrived
-        await running.terminate("test: refused as it should be")
+        # the operator's remedy, as for a payload in clear: find it, reset to before it
+        [found] = await plaintext.find(client, running.id)
+        assert (found.kind, found.name, found.plaintext, found.moved) == (
+            "signal",
+            "note",
+            False,
+            True,
+        )
+        repaired = await plaintext.repair(client, running.id, "test: moved signal")
+        assert [(d.name, d.moved) for d in repaired.dropped] == [("note", True)]
+        latest = client.get_workflow_handle(running.id)  # the reset's new run
+        await latest.signal(WaitForNoteWorkflow.note, "its own note")
+        assert await latest.result() == "waiting / its own note"
 
 
 def _places(events: list[HistoryEvent]) -> set[PayloadPlace | None]:
