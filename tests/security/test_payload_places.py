@@ -16,11 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import pytest
+from google.protobuf.duration_pb2 import Duration
 from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
+    RegisterNamespaceRequest,
     SignalWorkflowExecutionRequest,
     StartWorkflowExecutionRequest,
 )
@@ -159,6 +161,10 @@ async def test_ciphertext_moved_into_another_workflow_is_refused_and_never_runs(
         running = await client.start_workflow(
             WaitForNoteWorkflow.run, "waiting", id=_id("signalled"), task_queue=task_queue
         )
+        for _ in range(100):  # waiting for its note: a reset can go back to that task
+            if TASK_COMPLETED in {e.event_type for e in await _events(client, running.id)}:
+                break
+            await asyncio.sleep(0.1)
         await client.workflow_service.signal_workflow_execution(
             SignalWorkflowExecutionRequest(
                 namespace=client.namespace,
@@ -293,3 +299,34 @@ async def test_a_schedules_runs_open_its_input_and_the_previous_runs_result(
     )
     for events in (first, second):
         assert TASK_FAILED not in {e.event_type for e in events}
+
+
+async def test_ciphertext_of_another_namespace_is_refused_under_the_same_workflow_id(
+    dev_env: WorkflowEnvironment, task_queue: str, person: Person
+) -> None:
+    """Same key ring, same workflow id, another namespace: only the namespace differs."""
+    namespace = f"place-{uuid.uuid4().hex[:8]}"
+    await dev_env.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=namespace, workflow_execution_retention_period=Duration(seconds=86400)
+        )
+    )
+    other = await Client.connect(
+        dev_env.client.service_client.config.target_host,
+        namespace=namespace,
+        data_converter=dev_env.client.data_converter,
+    )
+    workflow_id = _id("twin")
+    async with _worker(dev_env.client, task_queue):
+        handle = await dev_env.client.start_workflow(
+            WaitForNoteWorkflow.run, f"file of {person.name}", id=workflow_id, task_queue=task_queue
+        )
+        events = await _events(dev_env.client, workflow_id)
+        [stolen] = _encrypted(next(e for e in events if e.event_type == STARTED))
+        await handle.terminate("test: source taken")
+    async with _worker(other, task_queue):
+        await _raw_start(other, workflow_id, task_queue, stolen)
+        message, events = await _task_failure(other, workflow_id)
+        assert f"in namespace {dev_env.client.namespace!r}, not to {workflow_id!r} in" in message
+        assert TASK_COMPLETED not in {e.event_type for e in events}
+        await other.get_workflow_handle(workflow_id).terminate("test: refused as it should be")
