@@ -18,9 +18,9 @@ signal or update never reaches its code. Stripping or editing the context fails 
 The one place the SDK binds a payload to an id the workflow never has is a Schedule: the action's
 input and memo are encoded for the action's id, and the server starts each run as
 `<action id>-<nominal time, RFC 3339, UTC, seconds>`; the run's first task also carries the
-previous run's result (`last_completion_result`), bound to that earlier run. So a workflow whose
-id has that shape also accepts its action id's payloads and those of its schedule's earlier runs,
-nothing else. A payload without a context (written before payloads were bound, or by the codec
+previous run's result (`last_completion_result`), bound to that run. So a workflow whose id has
+that shape also accepts its action id's payloads and those of its schedule's other runs, nothing
+else. A payload without a context (written before payloads were bound, or by the codec
 server's `/encode`, which knows no workflow) still decrypts everywhere unless the codec is built
 with `require_place` (`CLIENT_CARE_REQUIRE_PAYLOAD_PLACE`, docs/security.md). An unbound codec
 (the codec server, the auditor's rebuild) decrypts any of our payloads under its own
@@ -107,13 +107,11 @@ class PayloadPlace:
         action = self.workflow_id[: run.start()]
         if other.workflow_id == action:
             return True  # the schedule action's input and memo
-        earlier = _SCHEDULED_RUN.search(other.workflow_id)
-        # an earlier run's result or failure, handed to the next run by the schedule
-        return (
-            earlier is not None
-            and other.workflow_id[: earlier.start()] == action
-            and earlier.group(1) < run.group(1)
-        )
+        # another run's result or failure, handed to the next by the schedule: any run of the
+        # action, not only earlier ones, so an order the server may hand them in never wedges
+        # a run (a backfill of an earlier time runs after later ones)
+        sibling = _SCHEDULED_RUN.search(other.workflow_id)
+        return sibling is not None and other.workflow_id[: sibling.start()] == action
 
 
 class PlaintextAlarm:

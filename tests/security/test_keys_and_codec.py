@@ -296,7 +296,7 @@ async def test_a_payload_written_before_places_opens_everywhere_unless_required(
 
 
 @pytest.mark.parametrize("suite", SUITES)
-async def test_a_scheduled_run_opens_its_action_and_earlier_runs_and_nothing_else(
+async def test_a_scheduled_run_opens_its_action_and_its_other_runs_and_nothing_else(
     suite: CipherSuite,
 ) -> None:
     codec = _codec(suite)
@@ -320,9 +320,14 @@ async def test_a_scheduled_run_opens_its_action_and_earlier_runs_and_nothing_els
     for workflow_id in refused:
         with pytest.raises(PayloadPlaceError):
             await codec.with_context(_in("default", workflow_id)).decode([action_input])
-    # a run's payloads reach only later runs of its schedule, and never its action or elsewhere
+    # a run's payloads reach other runs of its schedule (in any order the server hands them
+    # over), never its action or elsewhere
     [of_run] = await codec.with_context(_in("default", run)).encode([PLAIN])
-    for workflow_id in ("tier-review", "tier-review-2026-09-01T18:00:00Z", "kpi-report"):
+    later = _in("default", "tier-review-2027-03-01T18:00:00Z")
+    earlier = _in("default", "tier-review-2026-09-01T18:00:00Z")
+    for sibling in (later, earlier):
+        assert await codec.with_context(sibling).decode([of_run]) == [PLAIN]
+    for workflow_id in ("tier-review", "kpi-report", "kpi-report-2027-03-01T18:00:00Z"):
         with pytest.raises(PayloadPlaceError):
             await codec.with_context(_in("default", workflow_id)).decode([of_run])
     with pytest.raises(PayloadPlaceError):

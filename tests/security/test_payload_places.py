@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
@@ -30,7 +31,11 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
+    ScheduleBackfill,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
     ScheduleSpec,
+    ScheduleState,
     WithStartWorkflowOperation,
     WorkflowFailureError,
 )
@@ -269,36 +274,55 @@ async def test_a_schedules_runs_open_its_input_and_the_previous_runs_result(
     action = ScheduleActionStartWorkflow(
         ScheduledProbeWorkflow.run, "tick", id=schedule_id, task_queue=task_queue
     )
+    hourly = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))])
     schedule = await client.create_schedule(
-        schedule_id, Schedule(action=action, spec=ScheduleSpec())
+        schedule_id, Schedule(action=action, spec=hourly, state=ScheduleState(paused=True))
     )
+    hour_before = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+
+    async def ran(runs: list[str], expected: str) -> None:
+        for _ in range(100):
+            recent = (await schedule.describe()).info.recent_actions
+            if len(recent) > len(runs):
+                break
+            await asyncio.sleep(0.2)
+        run = recent[-1].action.workflow_id
+        assert await client.get_workflow_handle(run).result() == expected, run
+        runs.append(run)
+
     try:
         async with _worker(client, task_queue):
             runs: list[str] = []
             for expected in ("tick#1", "tick#2"):
                 await asyncio.sleep(1.1)  # runs are named by the second they were due
                 await schedule.trigger()
-                for _ in range(100):
-                    recent = (await schedule.describe()).info.recent_actions
-                    if len(recent) > len(runs):
-                        break
-                    await asyncio.sleep(0.2)
-                run = recent[-1].action.workflow_id
-                assert await client.get_workflow_handle(run).result() == expected, run
-                runs.append(run)
+                await ran(runs, expected)
+            # a backfill of an earlier hour, run after them: this server hands it no result
+            await schedule.backfill(
+                ScheduleBackfill(
+                    start_at=hour_before - timedelta(minutes=1),
+                    end_at=hour_before + timedelta(minutes=1),
+                    overlap=ScheduleOverlapPolicy.ALLOW_ALL,
+                )
+            )
+            await ran(runs, "tick#1")
     finally:
         await schedule.delete()
     for run in runs:
         assert re.fullmatch(rf"{schedule_id}-\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ", run), run
-    first, second = [await _events(client, run) for run in runs]
-    started = second[0].workflow_execution_started_event_attributes
-    # the SDK bound the input to the action's id, the server handed over run one's result
-    assert EncryptionCodec.place_of(started.input.payloads[0]) == PayloadPlace(ns, schedule_id)
-    assert EncryptionCodec.place_of(started.last_completion_result.payloads[0]) == PayloadPlace(
+    assert runs[2] == f"{schedule_id}-{hour_before.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    histories = [await _events(client, run) for run in runs]
+    # the SDK bound the input to the action's id; the server handed run two run one's result
+    for events in histories:
+        started = events[0].workflow_execution_started_event_attributes
+        assert EncryptionCodec.place_of(started.input.payloads[0]) == PayloadPlace(ns, schedule_id)
+        assert TASK_FAILED not in {e.event_type for e in events}
+    second = histories[1][0].workflow_execution_started_event_attributes
+    assert EncryptionCodec.place_of(second.last_completion_result.payloads[0]) == PayloadPlace(
         ns, runs[0]
     )
-    for events in (first, second):
-        assert TASK_FAILED not in {e.event_type for e in events}
+    backfilled = histories[2][0].workflow_execution_started_event_attributes
+    assert not backfilled.HasField("last_completion_result")
 
 
 async def test_ciphertext_of_another_namespace_is_refused_under_the_same_workflow_id(
