@@ -1,5 +1,5 @@
-"""`python auditor.py replay|history|rebuild-projections|verify-projections|verify-access-log`
-(see CONTRACT.md).
+"""`python auditor.py replay|history|rebuild-projections|verify-projections|reseal-projections|
+verify-access-log` (see CONTRACT.md).
 
 Exit status: 0 clean; 1 the audit found something (a run that cannot be replayed, a projection
 difference, a payload in a history bound to another workflow); 2 the audit could not run (bad
@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--keep", action="store_true", help="keep the scratch schema")
 
+    reseal = sub.add_parser(
+        "reseal-projections",
+        help="re-seal sealed read-model cells under the primary key, suite and current format",
+    )
+    reseal.add_argument("--actor", help="who runs it (default: CLIENT_CARE_ACTOR or user)")
+
     find = sub.add_parser(
         "find-plaintext",
         help="name a workflow's events whose payload was written without the codec, or moved "
@@ -98,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
             help="rebuild from the *.json exports in a directory instead of the server's",
         )
         command.add_argument("--actor", help="who runs it (default: CLIENT_CARE_ACTOR or user)")
-    for command in (replay, history, rebuild, verify, find, repair, chain):
+    for command in (replay, history, rebuild, verify, reseal, find, repair, chain):
         command.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -301,6 +307,16 @@ async def _verify(args: argparse.Namespace, ctx: _Context) -> int:
     return EXIT_OK if report.ok else EXIT_FINDINGS
 
 
+async def _reseal(args: argparse.Namespace, ctx: _Context) -> int:
+    from audit.reseal import reseal
+    from projections.crypto import FieldCipher
+
+    _record_rebuild(args, ctx, "reseal-projections")
+    report = await asyncio.to_thread(reseal, ctx.engine, FieldCipher(ctx.keyring))
+    _print(args, report.as_json(), report.as_text)
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
 async def _find_plaintext(args: argparse.Namespace, ctx: _Context) -> int:
     from audit import plaintext
 
@@ -357,6 +373,7 @@ _COMMANDS = {
     "history": _history,
     "rebuild-projections": _rebuild,
     "verify-projections": _verify,
+    "reseal-projections": _reseal,
     "verify-access-log": _verify_access_log,
 }
 

@@ -24,7 +24,7 @@ from domain.enums import RiskProfile, ServiceStatus, Tier
 from domain.holiday_dates import HolidayTable, holiday_table
 from domain.policy import HolidayPolicy
 from domain.questionnaire import RiskAssessment
-from projections.crypto import FieldCipher
+from projections.crypto import FieldCipher, column_context
 from projections.registry import Write, projector
 from projections.tables import clients, service_tasks
 
@@ -91,7 +91,6 @@ def client_row(
     workflow_id: str, seq: int, at: datetime, rec: ClientRecord, cipher: FieldCipher
 ) -> dict[str, Any]:
     f, basic = rec.file, rec.file.basic
-    context = f"client:{f.client_id}"
     return {
         "client_id": f.client_id,
         "workflow_id": workflow_id,
@@ -116,9 +115,11 @@ def client_row(
         "missing_fields": rec.missing_fields,
         "profile_enc": cipher.seal(
             f.model_dump(mode="json", include={"basic", "financial", "risk_answers"}),
-            context=context,
+            context=column_context("clients", "profile_enc", f.client_id),
         ),
-        "name_enc": cipher.seal(basic.name, context=context),
+        "name_enc": cipher.seal(
+            basic.name, context=column_context("clients", "name_enc", f.client_id)
+        ),
         # The lookup hashes need the plaintext: opened here with the client's data key (none
         # once it is destroyed); the sealed fields themselves are stored as they came.
         "phone_hash": cipher.blind_personal(basic.phone),
@@ -148,7 +149,9 @@ def task_row(
         "completed_at": t.completed_at,
         "outcome": t.outcome,
         "outcome_enc": (
-            cipher.seal(t.outcome_text, context=f"service_task:{t.task_id}")
+            cipher.seal(
+                t.outcome_text, context=column_context("service_tasks", "outcome_enc", t.task_id)
+            )
             if t.outcome_text
             else None
         ),

@@ -17,7 +17,7 @@ from activities.deps import ActivityDeps
 from activities.projection import write_rows
 from domain.complaint import ComplaintEvent, ComplaintIntake
 from domain.complaint_state import Complaint
-from projections.crypto import FieldCipher
+from projections.crypto import FieldCipher, column_context
 from projections.registry import Write, projector
 from projections.tables import complaint_events, complaints
 
@@ -34,9 +34,8 @@ class ComplaintProjection(BaseModel):
     """The published policy version the complaint acted under (None: the policy file)."""
 
 
-def sealing_context(table: str, column: str, *key: object) -> str:
-    """What a sealed value is bound to: `<table>.<column>:<key...>`; pass it to `cipher.open`."""
-    return f"{table}.{column}:" + ":".join(str(k) for k in key)
+sealing_context = column_context
+"""What a sealed value is bound to: `<table>.<column>:<key...>`; pass it to `cipher.open`."""
 
 
 def _complaint_row(p: ComplaintProjection, cipher: FieldCipher) -> dict[str, Any]:

@@ -300,7 +300,11 @@ class Dispatcher:
             raise Suppressed("consent withdrawn")
         cipher = self._deps.cipher
         profile = cipher.reveal(
-            cipher.open(client.profile_enc, context=f"client:{row.client_id}") or {}
+            cipher.open(
+                client.profile_enc,
+                context=sealing_context("clients", "profile_enc", row.client_id),
+            )
+            or {}
         )
         basic = profile.get("basic", {})
         contact = {

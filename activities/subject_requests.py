@@ -118,7 +118,9 @@ def gather(engine: Engine, cipher: FieldCipher, client_id: str) -> dict[str, Any
             .order_by(tier_changes.c.at, tier_changes.c.review_id)
         ).all()
     profile = (
-        cipher.open(row.profile_enc, context=f"client:{client_id}") if row.profile_enc else None
+        cipher.open(row.profile_enc, context=sealing_context("clients", "profile_enc", client_id))
+        if row.profile_enc
+        else None
     )
     own = {
         "client_id": client_id,
@@ -169,7 +171,9 @@ def gather(engine: Engine, cipher: FieldCipher, client_id: str) -> dict[str, Any
             "status": t.status,
             "completed_at": _iso(t.completed_at),
             "outcome": t.outcome,
-            "notes": cipher.open(t.outcome_enc, context=f"service_task:{t.task_id}")
+            "notes": cipher.open(
+                t.outcome_enc, context=sealing_context("service_tasks", "outcome_enc", t.task_id)
+            )
             if t.outcome_enc
             else None,
         }

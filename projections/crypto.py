@@ -5,10 +5,14 @@ AES-256-GCM with HMAC-SHA256 blind indexes (the default), or China's commercial 
 with HMAC-SM3 blind indexes and HKDF-SM3 subkeys (GB/T 32907, GB/T 32905). The suite a value was
 sealed under is in its version byte, so rows written under either suite open under both.
 
-Sealed value layout: version byte (2: AES-256-GCM, 3: SM4-GCM), key-id length, key id, 12-byte
-nonce, ciphertext and tag. The authenticated data binds the version, the key id and the caller's
-`context`: pass the row's identity (e.g. `client:<id>`) so a value copied into another row fails
-to open.
+Sealed value layout: version byte, key-id length, key id, 12-byte nonce, ciphertext and tag.
+The version byte names the suite and the format (4: AES-256-GCM, 5: SM4-GCM; 2 and 3 are the
+same suites in format 1, which earlier rows hold). The authenticated data binds the version, the
+key id and the caller's `context`: pass the cell's identity, `column_context(table, column, row
+key...)`, so a value copied into another row, or another column of the same row, fails to open.
+Format 1 values of the `clients` and `service_tasks` columns were bound to their row only
+(`client:<id>`, shared by `profile_enc` and `name_enc`); `open` gives those the row context they
+were sealed with (`_FORMAT1_ROWS`), and `reseal` moves them to the current format.
 
 Blind indexes are an HMAC of a normalised value under a key derived from the ring's oldest key
 (`KeyRing.index_kid`): prepending a new primary key keeps every stored hash valid; retiring
@@ -78,9 +82,24 @@ def index_hash(suite: CipherSuite) -> hashes.HashAlgorithm:
     return hashes.SHA256() if suite is CipherSuite.AES_256_GCM else hashes.SM3()
 
 
-# The sealed-value version byte of each suite (2 is the format every earlier row has).
-_VERSIONS = {CipherSuite.AES_256_GCM: 2, CipherSuite.SM4_GCM: 3}
+# The sealed-value version byte of each suite and format. Format 1 (2, 3) is what rows written
+# before each column had a context of its own hold; every new value is format 2.
+_FORMAT = 2
+_VERSIONS = {
+    (CipherSuite.AES_256_GCM, 1): 2,
+    (CipherSuite.SM4_GCM, 1): 3,
+    (CipherSuite.AES_256_GCM, 2): 4,
+    (CipherSuite.SM4_GCM, 2): 5,
+}
 _SUITES = {v: k for k, v in _VERSIONS.items()}
+# The row contexts format 1 values of these columns were sealed with, shared by the row's columns
+# (`client:<id>`). The other columns were bound to their cell from the start (complaints,
+# complaint_events: `<table>.<column>:<key>`), and sealed files to their own context.
+_FORMAT1_ROWS = {
+    "clients.profile_enc": "client",
+    "clients.name_enc": "client",
+    "service_tasks.outcome_enc": "service_task",
+}
 _NONCE = 12
 FIELD_PURPOSE = "projection-field/v1"
 INDEX_PURPOSE = "blind-index/v1"
@@ -89,6 +108,17 @@ _SEPARATORS = re.compile(r"[\s\-().]")
 _NUMBERISH = re.compile(r"\+?\d+[Xx]?")
 # A mainland mobile with its country code in any of the ways people write it.
 _CN_MOBILE = re.compile(r"(?:\+86|0086|86)(1[3-9]\d{9})")
+
+
+def column_context(table: str, column: str, *key: object) -> str:
+    """What a sealed cell is bound to: `<table>.<column>:<row key...>` (the row's primary key)."""
+    return f"{table}.{column}:" + ":".join(str(k) for k in key)
+
+
+def _format1_context(context: str) -> str:
+    column, sep, key = context.partition(":")
+    row = _FORMAT1_ROWS.get(column)
+    return f"{row}:{key}" if sep and row else context
 
 
 class KeySource(Protocol):
@@ -158,7 +188,7 @@ class FieldCipher:
 
     def seal(self, value: Any, *, context: str = "") -> bytes:
         kid = self._ring.primary.encode()
-        header = bytes([_VERSIONS[self._suite], len(kid)]) + kid
+        header = bytes([_VERSIONS[(self._suite, _FORMAT)], len(kid)]) + kid
         nonce = os.urandom(_NONCE)
         plain = json.dumps(value, ensure_ascii=False, default=str).encode()
         cipher = self._aead[(self._ring.primary, self._suite)]
@@ -168,12 +198,16 @@ class FieldCipher:
     def open(self, blob: bytes, *, context: str = "") -> Any:
         header, kid = self._header(blob)
         body = bytes(blob[len(header) :])
-        cipher = self._aead.get((kid, _SUITES[header[0]]))
+        suite, form = _SUITES[header[0]]
+        cipher = self._aead.get((kid, suite))
         if cipher is None:
             self._ring.key(kid)  # raises KeyRingError naming the missing key id
             raise AssertionError("unreachable")
+        # The version byte is authenticated: a current value relabelled as format 1, to be
+        # opened under the shared row context, fails like any altered value.
+        bound = context if form == _FORMAT else _format1_context(context)
         try:
-            plain = cipher.decrypt(body[:_NONCE], body[_NONCE:], header + context.encode())
+            plain = cipher.decrypt(body[:_NONCE], body[_NONCE:], header + bound.encode())
         except InvalidTag:
             raise FieldCipherError(
                 f"sealed value under key {kid!r} failed authentication: wrong key, wrong "
@@ -185,11 +219,17 @@ class FieldCipher:
         return self._header(blob)[1]
 
     def suite_of(self, blob: bytes) -> CipherSuite:
-        return _SUITES[self._header(blob)[0][0]]
+        return _SUITES[self._header(blob)[0][0]][0]
+
+    def is_current(self, blob: bytes) -> bool:
+        """Sealed under the primary key, the ring's suite and the current format."""
+        header, kid = self._header(blob)
+        return kid == self._ring.primary and _SUITES[header[0]] == (self._suite, _FORMAT)
 
     def reseal(self, blob: bytes, *, context: str = "") -> bytes:
-        """Re-encrypts under the primary key and the ring's suite (key or suite rotation)."""
-        if self.key_id(blob) == self._ring.primary and self.suite_of(blob) is self._suite:
+        """Re-encrypts under the primary key, the ring's suite and the current format (key or
+        suite rotation; a format 1 value bound to its cell from then on)."""
+        if self.is_current(blob):
             return blob
         return self.seal(self.open(blob, context=context), context=context)
 

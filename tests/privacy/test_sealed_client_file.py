@@ -20,7 +20,7 @@ from commands.clients import COMMANDS
 from domain.enums import Tier
 from domain.sealed import tokens_in
 from infra.keys import KeyRing
-from projections.crypto import FieldCipher
+from projections.crypto import FieldCipher, column_context
 from projections.tables import clients
 from simulation.year import sleep_until
 from tests.security.pii_scan import find_secrets
@@ -143,8 +143,10 @@ async def test_the_client_file_travels_sealed_and_reads_whole(
     with db.connect() as conn:
         row = conn.execute(select(clients).where(clients.c.client_id == client_id)).one()
     ring_only = FieldCipher(keyring)
-    profile = ring_only.open(row.profile_enc, context=f"client:{client_id}")
-    name = ring_only.open(row.name_enc, context=f"client:{client_id}")
+    profile = ring_only.open(
+        row.profile_enc, context=column_context("clients", "profile_enc", client_id)
+    )
+    name = ring_only.open(row.name_enc, context=column_context("clients", "name_enc", client_id))
     assert find_secrets(json.dumps([profile, name]).encode(), SECRETS, "read model") == []
     assert row.phone_hash == ring_only.blind(f"+86{NEW_PHONE}"), "lookups still work"
     assert row.birth_month_day == "07-23"

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from infra.keys import KeyRing
-from projections.crypto import FieldCipher
+from projections.crypto import FieldCipher, column_context
 from projections.tables import clients
 from tests.security.probe_app import Person, probe_greet, probe_reject
 from tests.security.probe_workflows import PiiProbeWorkflow, WaitForNoteWorkflow
@@ -41,7 +41,6 @@ def cipher(keyring: KeyRing) -> FieldCipher:
 
 def client_row(cipher: FieldCipher, client_id: str, person: Person, **overrides: Any) -> dict:
     """A `clients` row as the client projection writes it: personal data sealed or blinded."""
-    context = f"client:{client_id}"
     row: dict[str, Any] = {
         "client_id": client_id,
         "workflow_id": f"client-{client_id}",
@@ -54,8 +53,12 @@ def client_row(cipher: FieldCipher, client_id: str, person: Person, **overrides:
         "aum": 820000,
         "consents": {"granted": {"sms": ["service", "complaint"], "email": ["care"]}},
         "do_not_contact": False,
-        "profile_enc": cipher.seal(person.model_dump(), context=context),
-        "name_enc": cipher.seal(person.name, context=context),
+        "profile_enc": cipher.seal(
+            person.model_dump(), context=column_context("clients", "profile_enc", client_id)
+        ),
+        "name_enc": cipher.seal(
+            person.name, context=column_context("clients", "name_enc", client_id)
+        ),
         "phone_hash": cipher.blind(person.phone),
         "email_hash": cipher.blind(person.email),
         "id_number_hash": cipher.blind(person.id_number),

@@ -135,7 +135,7 @@ async def test_the_suite_is_authenticated() -> None:
 def test_sealed_fields_and_blind_indexes_under_either_suite(suite: CipherSuite) -> None:
     cipher = FieldCipher(ring(suite))
     blob = cipher.seal({"name": "王小明"}, context="client:c-1")
-    assert blob[0] == (2 if suite is AES else 3)  # the version byte names the suite
+    assert blob[0] == (4 if suite is AES else 5)  # the version byte names the suite (format 2)
     assert cipher.open(blob, context="client:c-1") == {"name": "王小明"}
     with pytest.raises(FieldCipherError):
         cipher.open(blob, context="client:c-2")
@@ -191,7 +191,8 @@ def test_the_setting_chooses_the_suite() -> None:
 
 async def test_a_complaint_under_sm4_gcm_end_to_end(db: Engine, policy: Policy) -> None:
     """The worker, the history and the read model under the SM suite: every payload Temporal
-    stores is SM4-GCM, the complaint's sealed fields are version 3, and it reads back."""
+    stores is SM4-GCM, the complaint's sealed fields are version 5 (SM4-GCM, format 2), and it
+    reads back."""
     sm_ring = KeyRing.parse(
         f"sm{uuid.uuid4().hex[:6]}:{base64.b64encode(bytes(range(32))).decode()}", SM4
     )
@@ -213,7 +214,7 @@ async def test_a_complaint_under_sm4_gcm_end_to_end(db: Engine, policy: Policy) 
     assert sealed and all(p.metadata.get(CIPHER) == b"sm4-gcm" for p in sealed)
     with db.connect() as conn:
         content = conn.execute(select(complaints.c.content_enc)).scalar_one()
-    assert content[0] == 3
+    assert content[0] == 5
     assert FieldCipher(sm_ring).suite_of(content) is SM4
 
 

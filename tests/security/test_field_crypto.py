@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from infra.keys import KeyRing, KeyRingError, new_key_entry
-from projections.crypto import FieldCipher, FieldCipherError, normalise
+from projections.crypto import FieldCipher, FieldCipherError, column_context, normalise
 from projections.tables import clients
 from tests.security.probe_app import Person
 
@@ -94,7 +94,8 @@ def test_clients_are_found_by_phone_or_id_number(
     assert _find(db, "phone_hash", cipher, "13812345670") == []
     with db.connect() as conn:
         sealed = conn.execute(select(clients.c.name_enc).where(clients.c.client_id == "C-1"))
-        assert cipher.open(sealed.scalar_one(), context="client:C-1") == person.name
+        context = column_context("clients", "name_enc", "C-1")
+        assert cipher.open(sealed.scalar_one(), context=context) == person.name
 
 
 def test_the_table_files_hold_no_plaintext(

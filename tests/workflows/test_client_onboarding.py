@@ -21,7 +21,7 @@ from commands.clients import COMMANDS
 from domain.enums import Tier
 from domain.questionnaire import QUESTIONS
 from infra.keys import KeyRing
-from projections.crypto import FieldCipher
+from projections.crypto import FieldCipher, column_context
 from projections.tables import clients
 from simulation.year import sleep_until
 from tests.helpers.sealing import opened, opening_cipher
@@ -76,11 +76,12 @@ async def test_onboard_assigns_tier_and_risk_and_seals_personal_data(
     assert "basic.address" in row.missing_fields and "risk_answers" not in row.missing_fields
     cipher = opening_cipher(db, keyring)
     # sealed under the ring, and inside that under the client's own key
-    assert cipher.open(row.name_enc, context="client:c-on-1").startswith("pii:v1:c-on-1:name:")
-    assert opened(cipher, row.name_enc, "client:c-on-1") == "Test Client"
+    name, profile = (column_context("clients", c, "c-on-1") for c in ("name_enc", "profile_enc"))
+    assert cipher.open(row.name_enc, context=name).startswith("pii:v1:c-on-1:name:")
+    assert opened(cipher, row.name_enc, name) == "Test Client"
     assert row.phone_hash == cipher.blind("+8613800138000")
     assert row.email_hash == cipher.blind("c-on-1@example.com")
-    assert opened(cipher, row.profile_enc, "client:c-on-1")["basic"]["phone"] == (  # type: ignore[index]
+    assert opened(cipher, row.profile_enc, profile)["basic"]["phone"] == (  # type: ignore[index]
         "+8613800138000"
     )
     plain = " ".join(str(v) for k, v in row._mapping.items() if not k.endswith("_enc"))

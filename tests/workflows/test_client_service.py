@@ -18,7 +18,7 @@ from domain.periods import Period
 from domain.policy import Policy
 from infra.keys import KeyRing
 from infra.temporal import data_converter
-from projections.crypto import FieldCipher
+from projections.crypto import FieldCipher, column_context
 from projections.tables import clients
 from simulation.year import sleep_until
 from tests.helpers.sealing import opening_cipher
@@ -150,7 +150,8 @@ async def test_each_callback_completed_through_the_update(
         # under the ring, and inside that under the client's own key
         assert opening_cipher(db, keyring).reveal(
             FieldCipher(keyring).open(
-                rows[0].outcome_enc, context=f"service_task:{rows[0].task_id}"
+                rows[0].outcome_enc,
+                context=column_context("service_tasks", "outcome_enc", rows[0].task_id),
             )
         ) == {"returns": "as expected", "new_needs": "a trust for the grandchildren"}
         assert outbox(db, "c-dia-done", "supervisor") == []
