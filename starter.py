@@ -103,6 +103,7 @@ async def run(argv: list[str]) -> int:
                 policy=policy,
                 versions=versions,
                 task_queue=settings.temporal_task_queue,
+                complaint_task_queue=settings.temporal_complaint_task_queue,
                 request_id=request_id,
                 concurrency=args.concurrency,
             )

@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -94,6 +95,21 @@ def build_worker(
     )
 
 
+def served_queues(settings: Settings) -> list[str]:
+    """The task queues this worker polls (`TEMPORAL_COMPLAINT_TASK_QUEUE`, `WORKER_SERVES`)."""
+    service, complaints = settings.temporal_task_queue, settings.temporal_complaint_task_queue
+    if complaints is None or complaints == service:
+        if settings.worker_serves == "complaints":
+            raise SettingsError(
+                "WORKER_SERVES=complaints needs TEMPORAL_COMPLAINT_TASK_QUEUE, a queue other "
+                "than TEMPORAL_TASK_QUEUE"
+            )
+        return [service]
+    return {"all": [complaints, service], "service": [service], "complaints": [complaints]}[
+        settings.worker_serves
+    ]
+
+
 async def ensure_schedules(client: Client, task_queue: str, policy: Policy) -> None:
     """The tier review and KPI report schedules; creating them again is harmless."""
     from commands.schedules import ensure_all_schedules
@@ -106,7 +122,8 @@ async def main(settings: Settings) -> int:
         policy = policy_from_settings(settings)
         keyring = load_keyring(settings)
         catalogue = checked_catalogue(settings, policy)
-    except (PolicyFileError, KeyRingError, TemplateError) as exc:
+        queues = served_queues(settings)
+    except (PolicyFileError, KeyRingError, TemplateError, SettingsError) as exc:
         log.error("worker cannot start", error=str(exc))
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -116,32 +133,44 @@ async def main(settings: Settings) -> int:
     await ensure_schedules(client, settings.temporal_task_queue, policy)
     version = worker_version(settings)
     slots = settings.worker_activity_slots
-    with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="activity") as executor:
+    with ExitStack() as pools:
         dispatcher = build_dispatcher(settings, deps, catalogue, policy)
-        worker = build_worker(
-            client,
-            settings.temporal_task_queue,
-            deps,
-            executor,
-            dispatcher.notify_queued,
-            version=version,
-            claim=settings.temporal_worker_set_current,
-            tuning=Tuning.of(settings),
-            activity_slots=slots,
-        )
+        # Each queue gets a worker with slots and activity threads of its own: complaint tasks
+        # never wait for a slot or a thread a greeting holds. Only the last one entered claims
+        # routing, once every queue polls (a deployment's new version must serve every queue
+        # the current one does).
+        workers = [
+            build_worker(
+                client,
+                queue,
+                deps,
+                pools.enter_context(
+                    ThreadPoolExecutor(max_workers=slots, thread_name_prefix=f"activity-{i}")
+                ),
+                dispatcher.notify_queued,
+                version=version,
+                claim=settings.temporal_worker_set_current if last else "never",
+                tuning=Tuning.of(settings),
+                activity_slots=slots,
+            )
+            for i, queue in enumerate(queues)
+            for last in [i == len(queues) - 1]
+        ]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
-            async with worker:
+            async with AsyncExitStack() as entered:
+                for worker in workers:
+                    await entered.enter_async_context(worker)
                 # "started" is said once new work can reach this worker (tests and the dev
                 # stack wait for it)
                 log.info(
                     "worker started",
-                    task_queue=settings.temporal_task_queue,
+                    task_queue=",".join(queues),
                     deployment_version=version.to_canonical_string(),
-                    status="made current" if worker.claimed else "routing unchanged",
+                    status="made current" if workers[-1].claimed else "routing unchanged",
                 )
                 collecting = (
                     asyncio.create_task(

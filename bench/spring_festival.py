@@ -8,9 +8,14 @@ machine fall on all of them:
 
 - `priority`: starts carry their task-queue priority keys (`domain.priorities`);
 - `flat`: every start at the server's default (`CommandContext(priorities=False)`);
-- `spread` (`--spread`, on by default): priorities, and greetings spread across
-  `service.greeting_spread` scaled to N: the shipped PT4H for 100,000 clients, the same rate
-  (N × 4 h / 100,000).
+- `separate`: no priority keys; complaints on a task queue of their own
+  (`TEMPORAL_COMPLAINT_TASK_QUEUE`), which the side's one `worker.py` serves with slots and
+  activity threads of their own (`WORKER_SERVES=all`: two SDK workers in the process);
+- `spread`: priorities, and greetings spread across `service.greeting_spread` scaled to N: the
+  shipped PT4H for 100,000 clients, the same rate (N × 4 h / 100,000); against `priority`, what
+  the spread alone buys.
+
+`--sides` picks them (all four by default).
 
 The policy makes a holiday of today fall within minutes: it picks a time zone in which the
 next full hour comes `--lead` minutes from now or a little later and sets `contact_hour` to it,
@@ -64,6 +69,7 @@ from infra.database import make_engine
 from infra.policy_file import load_policy
 from projections.tables import notifications
 
+SIDES = ("priority", "flat", "separate", "spread")
 SHIPPED_SPREAD = timedelta(hours=4)
 SHIPPED_BOOK = 100_000
 ASSESSED = {"category": "fees", "severity": "medium", "department": "ops", "handler": "h-1"}
@@ -75,6 +81,7 @@ class Side:
     priorities: bool
     spread: timedelta | None
     endpoints: Endpoints
+    complaint_queue: str | None = None
     policy: Policy | None = None
     worker: WorkerProcess | None = None
     clients: list[str] = dataclasses.field(default_factory=list)
@@ -95,6 +102,7 @@ class Side:
             engine=self.engine,
             policy=self.policy,
             task_queue=self.endpoints.task_queue,
+            complaint_task_queue=self.complaint_queue,
             priorities=self.priorities,
         )
 
@@ -282,8 +290,20 @@ async def main() -> int:
     p.add_argument("--cap", type=float, default=30.0, help="minutes to wait for the drain")
     p.add_argument("--country", default="RO")
     p.add_argument("--holiday", default="National Day")
+    p.add_argument(
+        "--sides",
+        default="priority,flat,separate,spread",
+        help="which sides, comma-separated: priority (first: the others are compared with it), "
+        "flat, separate, spread",
+    )
     p.add_argument("--no-spread", action="store_true", help="leave out the spread side")
     args = p.parse_args()
+    chosen = [n.strip() for n in args.sides.split(",") if n.strip()]
+    if args.no_spread:
+        chosen = [n for n in chosen if n != "spread"]
+    unknown = sorted(set(chosen) - set(SIDES))
+    if unknown or not chosen or chosen[0] != "priority" or len(set(chosen)) != len(chosen):
+        p.error(f"--sides: distinct names of {', '.join(SIDES)}, priority first")
     byte_compile()
 
     def day_of(d: date) -> bool:
@@ -295,14 +315,14 @@ async def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     say(f"burst at {burst:%H:%M} UTC: {hour}:00 in {zone}, {args.holiday} ({args.country})")
     async with local_stack(workdir) as ep:
-        sides = [
-            Side("priority", True, None, dataclasses.replace(ep, task_queue="sf-priority")),
-            Side("flat", False, None, dataclasses.replace(ep, task_queue="sf-flat")),
-        ]
-        if not args.no_spread:
-            sides.append(
-                Side("spread", True, spread, dataclasses.replace(ep, task_queue="sf-spread"))
-            )
+        queue = {n: dataclasses.replace(ep, task_queue=f"sf-{n}") for n in SIDES}
+        every = {
+            "priority": Side("priority", True, None, queue["priority"]),
+            "flat": Side("flat", False, None, queue["flat"]),
+            "separate": Side("separate", False, None, queue["separate"], "sf-separate-complaints"),
+            "spread": Side("spread", True, spread, queue["spread"]),
+        }
+        sides = [every[n] for n in chosen]
         engine = make_engine(ep.database_url)
         client = await connect(ep)
         try:
@@ -312,10 +332,16 @@ async def main() -> int:
                 path.write_text(text, encoding="utf-8")
                 side.policy, side.engine = load_policy(path), engine
                 side.worker = WorkerProcess(side.endpoints, workdir, f"worker-{side.name}")
+                own = (
+                    {"TEMPORAL_COMPLAINT_TASK_QUEUE": side.complaint_queue}
+                    if side.complaint_queue
+                    else {}
+                )
                 side.worker.start(
                     CLIENT_CARE_POLICY=str(path),
                     TEMPORAL_DEPLOYMENT_NAME=f"sf-{side.name}",
                     TEMPORAL_WORKER_SET_CURRENT="always",
+                    **own,
                 )
             say(f"onboarding {args.clients:,} clients on each of {len(sides)} sides")
             onboarding = await onboard_all(client, sides, args.clients, args.concurrency)
@@ -397,10 +423,13 @@ async def main() -> int:
             verdict.check(
                 f"{s.name}: timer lateness p95 {pct(late, 95):.2f} s <= 60 s", pct(late, 95) <= 60
             )
-    flat, prio = sides[1], sides[0]
-    for verb in ("open", "assess"):
-        a, b = pct(prio.latency[verb], 95), pct(flat.latency[verb], 95)
-        facts[f"complaint {verb} p95, flat / priority"] = f"{b / a:.1f} x" if a else "n/a"
+    prio = sides[0]
+    for other in sides[1:]:
+        for verb in ("open", "assess"):
+            a, b = pct(prio.latency[verb], 95), pct(other.latency[verb], 95)
+            facts[f"complaint {verb} p95, {other.name} / priority"] = (
+                f"{b / a:.1f} x" if a else "n/a"
+            )
     return verdict.report("Spring Festival", facts)
 
 

@@ -37,6 +37,8 @@ class CommandContext:
     client: Client
     policy: Policy
     task_queue: str = "client-care"
+    complaint_task_queue: str | None = None
+    """Where complaints (and their matter registries) start; None: `task_queue`."""
     engine: Engine | None = field(default=None, compare=False)
     """The read-model database, for commands that read projections (reports, measures)."""
     request_id: str | None = None
@@ -70,6 +72,10 @@ class CommandContext:
 
     def __post_init__(self) -> None:
         request_id_arg(self.request_id)  # a service may build its context without starter
+
+    @property
+    def complaint_queue(self) -> str:
+        return self.complaint_task_queue or self.task_queue
 
     def priority(self, key: int) -> Priority:
         """The priority a start of this kind of work carries (`domain.priorities`)."""

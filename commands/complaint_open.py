@@ -110,7 +110,7 @@ async def _start(ctx: CommandContext, complaint_id: str, intake: ComplaintIntake
             ComplaintWorkflow.run,
             _complaint_input(ctx, complaint_id, intake),
             id=complaint_workflow_id(complaint_id),
-            task_queue=ctx.task_queue,
+            task_queue=ctx.complaint_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=opening_search_attributes(intake),
             static_summary=opening_summary(complaint_id, intake),
@@ -196,7 +196,7 @@ def _registry(ctx: CommandContext, matter: str) -> WithStartWorkflowOperation[An
         ComplaintMatterWorkflow.run,
         MatterInput(matter_key=matter),
         id=matter_workflow_id(matter),
-        task_queue=ctx.task_queue,
+        task_queue=ctx.complaint_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         static_summary="Open-complaint registry of one client matter",
         # the claim waits on it: it goes before client-service work as the complaint does

@@ -281,6 +281,7 @@ def load_demo_sync(settings: Any, *, small: bool = False) -> dict[str, int]:
             client=client,
             policy=policy_from_settings(settings),
             task_queue=settings.temporal_task_queue,
+            complaint_task_queue=settings.temporal_complaint_task_queue,
         )
         return await load_demo(ctx, SMALL if small else FULL)
 

@@ -21,6 +21,16 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "client-care"
+    # Complaints on a task queue of their own, served by worker slots of their own (README, "Task
+    # priorities"); unset, they share TEMPORAL_TASK_QUEUE and are ordered by priority alone.
+    temporal_complaint_task_queue: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9._-]{1,200}$"
+    )
+    worker_serves: Literal["all", "service", "complaints"] = Field(
+        default="all",
+        description="the queues this worker polls when complaints have a queue of their own: "
+        "both, only TEMPORAL_TASK_QUEUE, or only TEMPORAL_COMPLAINT_TASK_QUEUE (a pool of its own)",
+    )
     # Worker Deployment Versioning (infra/deployment.py): the deployment every worker polls as a
     # version of, and this worker's version; unset, a hash of the workflow-deciding code.
     temporal_deployment_name: str = "client-care"
