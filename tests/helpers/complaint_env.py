@@ -11,7 +11,6 @@ folder (`tests.helpers.histories.RELEASE`).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -41,11 +40,10 @@ from domain.complaint_state import Complaint
 from domain.policy import Policy
 from infra.deployment import versioned_worker
 from infra.keys import KeyRing, new_key_entry
-from infra.temporal import data_converter
 from projections.crypto import FieldCipher
 from projections.tables import clients, notifications
 from simulation.histories import StartedWorkflows, with_children
-from tests.helpers.histories import recording_dir
+from tests.helpers.histories import recording_dir, uncoded_converter
 from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_matter import ComplaintMatterWorkflow
 from workflows.metering import RefusalCounter
@@ -58,7 +56,7 @@ WORKFLOWS = [ComplaintWorkflow, ComplaintMatterWorkflow]
 
 def plain_converter() -> DataConverter:
     """The production converter without its payload codec: for decrypted, saved histories."""
-    return dataclasses.replace(data_converter(KeyRing.parse(new_key_entry())), payload_codec=None)
+    return uncoded_converter(KeyRing.parse(new_key_entry()))
 
 
 @asynccontextmanager

@@ -6,7 +6,14 @@ be open (README, "Deploying a change", step 7). Every history in every folder is
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.converter import DataConverter
+
+from infra.keys import KeyRing
+from infra.temporal import data_converter
 
 CORPUS = Path(__file__).resolve().parent.parent / "histories"
 # The folder new recordings go to: name it after the release whose code records them, so that
@@ -34,3 +41,29 @@ def newest(name: str) -> Path:
 def label(path: Path) -> str:
     """`<release>/<stem>`: unique across the corpus, for test ids and messages."""
     return f"{path.parent.name}/{path.stem}"
+
+
+def uncoded_converter(keyring: KeyRing) -> DataConverter:
+    """The production converter without its payload codec: what it records is saved readable,
+    as the corpus keeps histories (the replay test encodes nothing)."""
+    return dataclasses.replace(data_converter(keyring), payload_codec=None)
+
+
+def uncoded_client(client: Client, keyring: KeyRing) -> Client:
+    """`client`'s connection and namespace through `uncoded_converter`: a test whose history
+    goes into the corpus runs its workers and commands through this."""
+    return Client(
+        client.service_client,
+        namespace=client.namespace,
+        data_converter=uncoded_converter(keyring),
+    )
+
+
+def save_history(text: str, name: str, record_env: str, scratch: Path) -> Path:
+    """Writes a recorded history: into the corpus when the environment variable `record_env`
+    is "1", else into `scratch` (the test still proves it can be recorded)."""
+    import os
+
+    path = (recording_dir() if os.environ.get(record_env) == "1" else scratch) / name
+    path.write_text(text)
+    return path

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -20,9 +19,8 @@ from commands.clients import COMMANDS
 from commands.privacy import erase
 from domain.enums import Tier
 from infra.keys import KeyRing
-from infra.temporal import data_converter
 from projections.subject_keys import PgSubjectKeys, Sealer
-from tests.helpers.histories import recording_dir
+from tests.helpers.histories import save_history, uncoded_client
 from tests.privacy.test_crypto_shredding import _decoded_values
 from tests.workflows.test_client_support import client_body, client_worker, ctx, private_clock
 from workflows.client_service import ClientServiceWorkflow
@@ -37,12 +35,7 @@ async def own_clock(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
 async def test_a_sealed_then_erased_client_history_replays(
     own_clock: WorkflowEnvironment, db: Engine, keyring: KeyRing, tmp_path: Path
 ) -> None:
-    plain_dc = dataclasses.replace(data_converter(keyring), payload_codec=None)
-    plain = Client(
-        own_clock.client.service_client,
-        namespace=own_clock.client.namespace,
-        data_converter=plain_dc,
-    )
+    plain = uncoded_client(own_clock.client, keyring)
     async with client_worker(plain, db, keyring, ends=["client-c-sealed-erased"]) as queue:
         c = dataclasses.replace(ctx(plain, queue), sealer=Sealer(PgSubjectKeys(db, keyring)))
         body = client_body("c-sealed-erased", Tier.GOLD, birth_date=date(1980, 4, 2))
@@ -55,8 +48,8 @@ async def test_a_sealed_then_erased_client_history_replays(
     text = history.to_json()
     values = json.dumps(_decoded_values(json.loads(text)))
     assert "pii:v1:c-sealed-erased:phone:" in values and "13911112222" not in values
-    save = os.environ.get("RECORD_SEALED_HISTORIES") == "1"
-    path = (recording_dir() if save else tmp_path) / "client_service_sealed_erased.json"
-    path.write_text(text)
-    replayer = Replayer(workflows=[ClientServiceWorkflow], data_converter=plain_dc)
+    path = save_history(
+        text, "client_service_sealed_erased.json", "RECORD_SEALED_HISTORIES", tmp_path
+    )
+    replayer = Replayer(workflows=[ClientServiceWorkflow], data_converter=plain.data_converter)
     await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))

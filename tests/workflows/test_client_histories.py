@@ -30,7 +30,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowHistory
-from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -40,10 +39,9 @@ from commands.clients import COMMANDS
 from domain.enums import Tier
 from domain.periods import Period
 from infra.keys import KeyRing
-from infra.temporal import data_converter
 from projections.subject_keys import PgSubjectKeys, Sealer
 from simulation.year import sleep_until
-from tests.helpers.histories import CORPUS, recording_dir
+from tests.helpers.histories import CORPUS, recording_dir, uncoded_converter
 from tests.workflows.test_client_support import (
     ANSWERS_C4,
     client_body,
@@ -65,8 +63,7 @@ async def own_clock(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
-def plain_converter(keyring: KeyRing) -> DataConverter:
-    return dataclasses.replace(data_converter(keyring), payload_codec=None)
+plain_converter = uncoded_converter
 
 
 async def record_histories(

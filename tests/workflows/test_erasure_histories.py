@@ -11,13 +11,12 @@ the same shredding) and replays it. To save one (rename it if the old side must 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -25,9 +24,8 @@ from commands.clients import COMMANDS
 from commands.privacy import erase
 from domain.enums import Tier
 from infra.keys import KeyRing
-from infra.temporal import data_converter
 from projections.subject_keys import PgSubjectKeys, Sealer
-from tests.helpers.histories import recording_dir
+from tests.helpers.histories import save_history, uncoded_client
 from tests.workflows.test_client_support import client_body, client_worker, ctx, private_clock
 from workflows.client_service import ClientServiceWorkflow
 
@@ -41,12 +39,7 @@ async def own_clock(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
 async def test_an_erased_client_history_replays(
     own_clock: WorkflowEnvironment, db: Engine, keyring: KeyRing, tmp_path: Path
 ) -> None:
-    plain_dc = dataclasses.replace(data_converter(keyring), payload_codec=None)
-    plain = Client(
-        own_clock.client.service_client,
-        namespace=own_clock.client.namespace,
-        data_converter=plain_dc,
-    )
+    plain = uncoded_client(own_clock.client, keyring)
     async with client_worker(plain, db, keyring, ends=["client-c-erased"]) as queue:
         c = dataclasses.replace(ctx(plain, queue), sealer=Sealer(PgSubjectKeys(db, keyring)))
         await COMMANDS["onboard"](c, None, client_body("c-erased", Tier.GOLD))
@@ -55,8 +48,8 @@ async def test_an_erased_client_history_replays(
         handle = plain.get_workflow_handle("client-c-erased")
         await handle.result()
         history = await handle.fetch_history()
-    save = os.environ.get("RECORD_ERASURE_HISTORIES") == "1"
-    path = (recording_dir() if save else tmp_path) / "client_service_erased.json"
-    path.write_text(history.to_json())
-    replayer = Replayer(workflows=[ClientServiceWorkflow], data_converter=plain_dc)
+    path = save_history(
+        history.to_json(), "client_service_erased.json", "RECORD_ERASURE_HISTORIES", tmp_path
+    )
+    replayer = Replayer(workflows=[ClientServiceWorkflow], data_converter=plain.data_converter)
     await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))

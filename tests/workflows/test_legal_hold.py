@@ -7,7 +7,6 @@ Ten years are skipped on a time-skipping server of this module's own (`private_c
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
@@ -29,10 +28,9 @@ from domain.periods import Period
 from domain.policy import HeldRecords, Policy, PrivacyPolicy, RetentionHold
 from domain.policy_versions import PolicyVersion
 from infra.keys import KeyRing
-from infra.temporal import data_converter
 from projections.subject_keys import PgSubjectKeys, Sealer
 from projections.tables import access_log, clients
-from tests.helpers.histories import recording_dir
+from tests.helpers.histories import recording_dir, uncoded_client
 from tests.workflows.test_client_onboarding import raw_search_attributes
 from tests.workflows.test_client_support import (
     client_body,
@@ -68,10 +66,7 @@ def sealer(db: Engine, keyring: KeyRing) -> Sealer:
 
 def plain(env: WorkflowEnvironment, keyring: KeyRing) -> Client:
     """Histories recorded without the codec, as tests/histories keeps them."""
-    converter = dataclasses.replace(data_converter(keyring), payload_codec=None)
-    return Client(
-        env.client.service_client, namespace=env.client.namespace, data_converter=converter
-    )
+    return uncoded_client(env.client, keyring)
 
 
 async def skip_to(env: WorkflowEnvironment, instant: datetime) -> None:

@@ -8,7 +8,6 @@ carrying `owed`) with RECORD_CLIENT_HISTORIES=1; every run replays the history i
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from datetime import timedelta
 
@@ -23,19 +22,15 @@ from commands.clients import COMMANDS
 from domain.enums import Tier
 from domain.policy import Policy
 from infra.keys import KeyRing
-from infra.temporal import data_converter
 from projections.subject_keys import PgSubjectKeys, Sealer
-from tests.helpers.histories import recording_dir
+from tests.helpers.histories import recording_dir, uncoded_client
 from tests.workflows.test_client_support import client_body, client_worker, outbox, tasks
 from workflows.client_service import ClientServiceWorkflow
 
 
 def _plain(env: WorkflowEnvironment, keyring: KeyRing) -> Client:
     """Histories recorded without the codec, as tests/histories keeps them."""
-    converter = dataclasses.replace(data_converter(keyring), payload_codec=None)
-    return Client(
-        env.client.service_client, namespace=env.client.namespace, data_converter=converter
-    )
+    return uncoded_client(env.client, keyring)
 
 
 async def test_an_owed_callback_long_past_is_overdue_from_the_start(
