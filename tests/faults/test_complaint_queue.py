@@ -50,8 +50,10 @@ async def taken_by(client: Client, workflow_id: str) -> tuple[set[str], set[str]
     who: set[str] = set()
     queues: set[str] = set()
     async for e in client.get_workflow_handle(workflow_id).fetch_history_events():
-        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-            who.add(e.workflow_task_started_event_attributes.identity)
+        # the completion names the worker: an update's speculative task is recorded as started
+        # with no identity
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            who.add(e.workflow_task_completed_event_attributes.identity)
         elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             who.add(e.activity_task_started_event_attributes.identity)
         elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
