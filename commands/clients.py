@@ -28,7 +28,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from commands.base import Command, CommandContext, CommandError, engine_for, id_arg, in_database
-from commands.sealing import reveal, seal_changes, seal_file, seal_notes, sealer_for
+from commands.sealing import (
+    reveal,
+    seal_changes,
+    seal_file,
+    seal_notes,
+    seal_reason,
+    sealer_for,
+)
 from domain.client import ClientFile
 from domain.enums import ServiceStatus
 from domain.priorities import CLIENT_SERVICE
@@ -246,6 +253,8 @@ def _update_command(verb: str, update: Any, model: type[BaseModel]) -> Command:
             arg = arg.model_copy(update={"basic": basic})
         elif isinstance(arg, CallbackOutcome):
             arg = await in_database(ctx, seal_notes, sealer_for(ctx), cid, arg, verb)
+        elif isinstance(arg, PauseService | OffboardClient) and arg.reason:
+            arg = await in_database(ctx, seal_reason, sealer_for(ctx), cid, arg, verb)
         handle = ctx.client.get_workflow_handle(workflow_id_for(cid))
         result = await guarded(
             f"client {verb}: no client {cid} is being served (unknown or offboarded)",

@@ -1,7 +1,8 @@
 """Personal fields are sealed here, under the client's own data key, before they enter a workflow.
 
 Every command that carries a client's personal data into Temporal (`client onboard`, `client
-import`, `client update`, `client callback`, `complaint open`, a `privacy request` correction)
+import`, `client update`, `client callback`, `client pause` and `client offboard` (their reasons),
+`complaint open`, a `privacy request` correction)
 validates the body first, so a bad phone or a control character is
 refused with its field named before anything is sealed, and then replaces each personal field
 with a token (`domain.sealed`). From there the workflow input, its updates, the state carried
@@ -155,6 +156,20 @@ def seal_notes(sealer: Sealer, client_id: str, outcome: M, verb: str = "callback
     return outcome.model_copy(
         update={f: sealer.seal(key, f"callback.{f}", v) for f, v in given.items()}
     )
+
+
+def seal_reason(sealer: Sealer, client_id: str, cmd: M, verb: str) -> M:
+    """A pause or offboard with its free-text reason sealed under the client's key
+    (`<verb>.reason`): staff's words on why, which may be about the person. Once the key is
+    destroyed the text is not kept (`[erased]`)."""
+    reason = getattr(cmd, "reason", None)
+    if not reason or is_sealed(reason):
+        return cmd
+    try:
+        key = sealer.keys.create(client_id)
+    except SubjectErased:
+        return cmd.model_copy(update={"reason": ERASED})
+    return cmd.model_copy(update={"reason": sealer.seal(key, f"{verb}.reason", reason)})
 
 
 # The free text of a complaint's later commands, by model field: what its people write about the

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from domain import sealed
 from domain.calendar import (
     CalendarState,
     HolidayTable,
@@ -119,6 +120,11 @@ class ServiceState(BaseModel):
         default=None, description="the relationship ended (offboard): retention holds run from it"
     )
     restriction: Restriction | None = None
+    status_reason: str | None = Field(
+        default=None,
+        description="why the service was paused or ended (pause, offboard): sealed under the "
+        "client's key by the command; cleared on resume",
+    )
     held_only: bool = Field(
         default=False,
         description="a run started for a deletion request after the service had ended: it holds "
@@ -295,6 +301,8 @@ def erase(state: ServiceState, now: datetime) -> None:
     state.erased_at = now
     state.status = ServiceStatus.CLOSED
     state.answered = []  # earlier answers show the file as it was
+    if state.status_reason is not None:  # staff's words about the person go with the file
+        state.status_reason = sealed.ERASED  # as its token reads once the key is destroyed
 
 
 RESTRICTED = "(restricted)"

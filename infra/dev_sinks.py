@@ -9,7 +9,12 @@ what the worker sent: `python -m infra.dev_sinks DIR SMTP_PORT SMS_PORT`.
   to `DIR/sms.jsonl` and to the same page.
 
 Dev only (aiosmtpd is a dev dependency): the demo's people are invented, and these files are
-under `.data/`, which `make run` owns.
+under `.data/`, which `make run` owns. They hold what was sent as its recipient would get it:
+the address, the name in the greeting, the text, in clear, since a mail server or an SMS
+gateway is given nothing else (the dispatcher opens the sealed fields to send). Sealing or
+masking them here would hide the very thing the sinks are for, so instead the directory is
+the owner's alone (0700: nothing under it is readable by anyone else), and an erasure does not
+reach it, as it does not reach a message already delivered (docs/security.md §8).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class Sinks:
         self.directory = directory
         self.mail_dir = directory / "mail"
         directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o700)  # what was sent, in clear: the owner's alone
         self.maildir = mailbox.Maildir(self.mail_dir, create=True)
         for sub in ("tmp", "new", "cur", "html"):  # Maildir makes them only for a new folder
             (self.mail_dir / sub).mkdir(exist_ok=True)

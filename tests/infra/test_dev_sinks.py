@@ -48,6 +48,7 @@ def test_sent_messages_are_filed_and_listed_across_a_restart(tmp_path: Path) -> 
     assert "Happy &lt;birthday&gt;" in page and "SMS to +8613800138000" in page
     (html_part,) = (tmp_path / "mail" / "html").iterdir()
     assert "<p>Happy birthday!</p>" in html_part.read_text(encoding="utf-8")
+    assert tmp_path.stat().st_mode & 0o777 == 0o700, "messages in clear: the owner's only"
     Sinks(tmp_path)  # the stack restarted
     again = (tmp_path / "mail" / "index.html").read_text(encoding="utf-8")
     assert again.count("<li>") == 2 and "Happy &lt;birthday&gt;" in again

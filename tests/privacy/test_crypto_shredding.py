@@ -47,7 +47,8 @@ EMAIL = "sima.yiwei@example.net"
 ID_NUMBER = "32010219770305123X"
 ADDRESS = "Qinhuai Lane 12, Nanjing"
 COMPLAINT = "The adviser phoned me at midnight about a fund I never bought"
-SECRETS = [NAME, PHONE, EMAIL, ID_NUMBER, ADDRESS, COMPLAINT]
+PAUSED_BECAUSE = "Sima Yiwei is abroad for chemotherapy until June"
+SECRETS = [NAME, PHONE, EMAIL, ID_NUMBER, ADDRESS, COMPLAINT, PAUSED_BECAUSE]
 TOKEN = "codec-test-token-" + "y" * 24
 UI = "http://localhost:8233"
 
@@ -138,8 +139,11 @@ async def test_an_erasure_shreds_the_client_wherever_their_data_went(
             await complaints.COMMANDS["investigate"](
                 ctx, cid, {"findings": f"{NAME} confirmed the call", "evidence": [COMPLAINT]}
             )
+            # why the service pauses: staff's words about the person, sealed under their key
+            await clients.COMMANDS["pause"](ctx, client_id, {"reason": PAUSED_BECAUSE})
             before = await clients.show(ctx, client_id, {})
             assert before["file"]["basic"]["name"] == NAME, "readable while the key lives"
+            assert before["status_reason"] == PAUSED_BECAUSE
 
             erased = await erase(ctx, client_id, {"requested_by": "dpo-01", "reason": "REQ-88"})
             assert erased["via"] == "workflow"
@@ -184,6 +188,7 @@ async def test_an_erasure_shreds_the_client_wherever_their_data_went(
         "complainant.name",
         "complaint.findings",
         "complaint.evidence",
+        "pause.reason",
     }
     # ... and the ring, with the database that held the key, opens none of them now
     opened = opening_cipher(db, keyring).reveal(values)
@@ -231,6 +236,7 @@ async def test_an_erasure_shreds_the_client_wherever_their_data_went(
 
     # 7. client show: the erasure, not the person
     assert shown_after["erased_at"] is not None
+    assert shown_after["status_reason"] == ERASED
     assert find_secrets(json.dumps(shown_after).encode(), SECRETS, "client show") == []
 
     # 8. replay and verify-projections on the erased client's histories

@@ -32,6 +32,8 @@ from tests.workflows.test_client_support import (
     private_clock,
     run_histories,
 )
+from workflows.client_service.models import PauseService
+from workflows.client_service.workflow import ClientServiceWorkflow
 
 NAME = "Zhuge Kongming"
 PHONE = "13987654321"
@@ -41,7 +43,10 @@ ID_NUMBER = "51010419810723001X"
 ADDRESS = "Wolong Ridge 7, Nanyang"
 BIRTH = "1981-07-23"
 NOTE = "Says her son Kongming Jr starts university in Chengdu next autumn"
+PAUSED_BECAUSE = "Kongming is in Huaxi hospital until March"
+OFFBOARDED_BECAUSE = "Kongming moved to Chengdu to care for his mother"
 SECRETS = [NAME, PHONE, NEW_PHONE, EMAIL, ID_NUMBER, ADDRESS, BIRTH, NOTE]
+SECRETS += [PAUSED_BECAUSE, OFFBOARDED_BECAUSE]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +117,15 @@ async def test_the_client_file_travels_sealed_and_reads_whole(
             c, client_id, {"satisfaction": 4, "life_situation": NOTE, "new_needs": NOTE}
         )
         assert done["kind"] == "callback"
+        # why the service pauses and ends: staff's words about the person, sealed likewise
+        paused = await COMMANDS["pause"](c, client_id, {"reason": PAUSED_BECAUSE})
+        assert (paused["status"], paused["status_reason"]) == ("paused", PAUSED_BECAUSE)
         shown = await COMMANDS["show"](c, client_id, {})
+        assert shown["status_reason"] == PAUSED_BECAUSE
+        resumed = await COMMANDS["resume"](c, client_id, {})
+        assert (resumed["status"], resumed["status_reason"]) == ("active", None)
+        ended = await COMMANDS["offboard"](c, client_id, {"reason": OFFBOARDED_BECAUSE})
+        assert (ended["status"], ended["status_reason"]) == ("closed", OFFBOARDED_BECAUSE)
         runs = await decrypted_runs(own_clock, f"client-{client_id}")
     assert len(runs) >= 2, "the chain continued as new"
 
@@ -135,6 +148,7 @@ async def test_the_client_file_travels_sealed_and_reads_whole(
     fields = {t.field for t in tokens_in(values)}
     assert {"name", "phone", "email", "id_number", "address", "birth_date"} <= fields
     assert {"callback.life_situation", "callback.new_needs"} <= fields
+    assert {"pause.reason", "offboard.reason"} <= fields
     assert '"satisfaction": 4' in json.dumps(values), "figures stay readable"
     assert {t.subject for t in tokens_in(values)} == {client_id}
     assert '"birth_month_day": "07-23"' in json.dumps(values), "the greetings' month and day"
@@ -150,3 +164,20 @@ async def test_the_client_file_travels_sealed_and_reads_whole(
     assert find_secrets(json.dumps([profile, name]).encode(), SECRETS, "read model") == []
     assert row.phone_hash == ring_only.blind(f"+86{NEW_PHONE}"), "lookups still work"
     assert row.birth_month_day == "07-23"
+
+
+async def test_a_reason_given_before_sealing_still_shows(
+    own_clock: WorkflowEnvironment, db: Engine, keyring: KeyRing
+) -> None:
+    """A pause sent as runs recorded before sealing hold it (the reason in plain text, not
+    through the command layer) is kept and shown as it was given."""
+    client_id = "c-plain-reason"
+    async with client_worker(own_clock.client, db, keyring, ends=[f"client-{client_id}"]) as q:
+        c = ctx(own_clock.client, q, short_runs(30))
+        await COMMANDS["onboard"](c, None, client_body(client_id, Tier.GOLD))
+        handle = own_clock.client.get_workflow_handle(f"client-{client_id}")
+        await handle.execute_update(
+            ClientServiceWorkflow.pause, PauseService(reason="abroad until March")
+        )
+        shown = await COMMANDS["show"](c, client_id, {})
+    assert (shown["status"], shown["status_reason"]) == ("paused", "abroad until March")

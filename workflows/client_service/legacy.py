@@ -524,10 +524,11 @@ class LegacyService:
             raise ApplicationError("the client is not onboarded yet", type="NotOnboarded")
         return self.s
 
-    async def set_status(self, status: ServiceStatus) -> ClientView:
+    async def set_status(self, status: ServiceStatus, reason: str | None = None) -> ClientView:
         async with self._lane:
             s, now = self._state, workflow.now()
             s.status = status
+            s.status_reason = None if status is ServiceStatus.ACTIVE else reason  # state only
             rows = cancel_open(self._fx, s, now) if status is ServiceStatus.CLOSED else []
             workflow.logger.info("service status", extra={**self._log(), "status": status.value})
             await self._fx.publish(s, rows)

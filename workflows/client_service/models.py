@@ -42,7 +42,9 @@ WORKFLOW_TYPE = "ClientServiceWorkflow"
 __all__ = ["WORKFLOW_TYPE", "workflow_id_for"]  # the id, with the type, is the contract
 Note = Annotated[str, FreeText(max_length=2000, multiline=True), Sealable()]
 """The client's own words (a callback's notes): sealed under the client's key by the command."""
-Reason = Annotated[str, FreeText(max_length=500, multiline=True)]
+Reason = Annotated[str, FreeText(max_length=500, multiline=True), Sealable()]
+"""Why the service is paused or ended, in staff's words, which may be about the person (a
+hospital stay, a death in the family): sealed under the client's key by the command."""
 
 
 class EndedService(BaseModel):
@@ -221,6 +223,9 @@ class ClientView(BaseModel):
     """A version published and not yet in force for this client."""
     ended_at: datetime | None = None
     """The relationship ended (offboard)."""
+    status_reason: str | None = None
+    """Why the service was paused or ended, as the pause or offboard gave it: a token sealed
+    under the client's key (`[erased]` after the erasure; plain in runs from before sealing)."""
     restricted: bool = False
     """A deletion request waits for a retention hold: the file is not shown (`(restricted)`)."""
     restricted_hold: str | None = None
@@ -262,6 +267,7 @@ def view_of(s: ServiceState, p: Plan, versions: PolicyInForce | None = None) -> 
         policy_version=versions.version_id if versions else None,
         policy_pending=versions.pending.version_id if versions and versions.pending else None,
         ended_at=s.ended_at,
+        status_reason=None if restriction is not None else s.status_reason,
         restricted=restriction is not None,
         restricted_hold=restriction.hold if restriction else None,
         restricted_until=restriction.until if restriction else None,

@@ -234,9 +234,10 @@ class Service:
             task_id=task.task_id, kind=task.kind, due_at=task.due_at, completed_at=now, late=late
         )
 
-    async def set_status(self, status: ServiceStatus) -> ClientView:
+    async def set_status(self, status: ServiceStatus, reason: str | None = None) -> ClientView:
         s = self._state
         s.status = status
+        s.status_reason = None if status is ServiceStatus.ACTIVE else reason
         if status is ServiceStatus.CLOSED:
             svc.relationship_ended(s, workflow.now(), self._policy)
         rows = self._cancelled(s) if status is ServiceStatus.CLOSED else []

@@ -158,7 +158,7 @@ class ClientServiceWorkflow:
     @refusing("pause")
     @once(ClientView)
     async def pause(self, cmd: PauseService) -> ClientView:
-        return await self._service.set_status(ServiceStatus.PAUSED)
+        return await self._service.set_status(ServiceStatus.PAUSED, cmd.reason)
 
     @pause.validator
     def _check_pause(self, cmd: PauseService) -> None:
@@ -184,7 +184,7 @@ class ClientServiceWorkflow:
     @refusing("offboard")
     @once(ClientView)
     async def offboard(self, cmd: OffboardClient) -> ClientView:
-        return await self._service.set_status(ServiceStatus.CLOSED)
+        return await self._service.set_status(ServiceStatus.CLOSED, cmd.reason)
 
     @offboard.validator
     def _check_offboard(self, cmd: OffboardClient) -> None:
