@@ -158,7 +158,8 @@ class ClientServiceWorkflow:
     @refusing("pause")
     @once(ClientView)
     async def pause(self, cmd: PauseService) -> ClientView:
-        return await self._service.set_status(ServiceStatus.PAUSED, cmd.reason)
+        reason = cmd.reason if isinstance(cmd, PauseService) else None  # a JSON null: None
+        return await self._service.set_status(ServiceStatus.PAUSED, reason)
 
     @pause.validator
     def _check_pause(self, cmd: PauseService) -> None:
@@ -184,7 +185,8 @@ class ClientServiceWorkflow:
     @refusing("offboard")
     @once(ClientView)
     async def offboard(self, cmd: OffboardClient) -> ClientView:
-        return await self._service.set_status(ServiceStatus.CLOSED, cmd.reason)
+        reason = cmd.reason if isinstance(cmd, OffboardClient) else None  # a JSON null: None
+        return await self._service.set_status(ServiceStatus.CLOSED, reason)
 
     @offboard.validator
     def _check_offboard(self, cmd: OffboardClient) -> None:
