@@ -61,6 +61,7 @@ async def test_audit_of_the_real_workflows(
         care = CommandContext(client=client, policy=policy, task_queue=clients_queue)
         desk = CommandContext(client=client, policy=policy, task_queue=complaints_queue)
         await CLIENT["onboard"](care, None, client_body(CLIENT_ID))
+        await CLIENT["pause"](care, CLIENT_ID, {"reason": "in hospital until March"})
         cid = (await COMPLAINT["open"](desk, None, intake(CLIENT_ID)))["complaint_id"]
         assessed = {"category": "fees", "severity": "medium", "department": "ops", "handler": "h-1"}
         await COMPLAINT["assess"](desk, cid, assessed)
@@ -105,6 +106,11 @@ async def test_audit_of_the_real_workflows(
         assert CLIENT_ID in shown["client_ids"]
         decided = [e for e in shown["entries"] if e["type"] == "WorkflowExecutionUpdateCompleted"]
         assert len(decided) >= 3  # assess, investigate, resolve: each a decision on record
+
+        # the pause's reason, sealed under the client's key in the history, opened for the auditor
+        assert await auditor.run(["history", f"client-{CLIENT_ID}", "--json"]) == 0
+        timeline = capsys.readouterr().out
+        assert "in hospital until March" in timeline and "pii:v1:" not in timeline
 
         # A PIPL erasure acts on the read models only: the rebuild must not bring the data back.
         run_erase(db, CLIENT_ID, {"requested_by": "dpo-1", "reason": "REQ-2027-001"})

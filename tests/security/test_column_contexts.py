@@ -23,8 +23,8 @@ from activities.subject_requests import gather
 from domain.client import ClientFile
 from domain.enums import ServiceStatus, Tier
 from infra.keys import KeyRing, new_key_entry
-from projections.crypto import CipherSuite, FieldCipher, FieldCipherError
-from projections.tables import access_log, clients, service_tasks
+from projections.crypto import CipherSuite, FieldCipher, FieldCipherError, column_context
+from projections.tables import access_log, clients, complaints, service_tasks
 
 AT = datetime(2027, 3, 15, 2, 30, tzinfo=UTC)
 
@@ -276,3 +276,27 @@ async def test_reseal_projections_moves_old_cells_to_the_primary_key_and_current
             )
         ).all()
     assert len(purposes) == 2 and all(a.startswith("S-1024|os:") for a, _ in purposes)
+
+
+def test_a_complaints_content_copied_into_its_complainant_does_not_open(
+    db: Engine, rotated: FieldCipher
+) -> None:
+    """The complaint columns were bound to their cell from the start; kept so."""
+    _write_client(db, rotated, "C-1")
+    with db.begin() as conn:
+        conn.execute(
+            complaints.insert().values(
+                complaint_id="CP-1", workflow_id="complaint-CP-1", seq=1, client_id="C-1",
+                channel="email", stage="received", severity="low", received_at=AT, updated_at=AT,
+                content_enc=rotated.seal(
+                    "the text", context=column_context("complaints", "content_enc", "CP-1")
+                ),
+                complainant_enc=rotated.seal(
+                    {"name": "x"}, context=column_context("complaints", "complainant_enc", "CP-1")
+                ),
+            )
+        )  # fmt: skip
+    assert gather(db, rotated, "C-1")["complaints"][0]["content"] == "the text"
+    _copy(db, "UPDATE complaints SET complainant_enc = content_enc WHERE complaint_id = 'CP-1'")
+    with pytest.raises(FieldCipherError, match="wrong context"):
+        gather(db, rotated, "C-1")
