@@ -75,17 +75,25 @@ def load_workflows(spec: str = DEFAULT_REGISTRY) -> list[type]:
 
 # The core wraps its reason in a debug dump of the failure; the reason is what people need.
 _CORE_MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
+# The failure converter encrypts a worker-side error's message ("Encoded failure"); its type
+# stays readable, and says what stopped the replay (e.g. PayloadPlaceError: a moved payload).
+_CORE_TYPE = re.compile(r'r#type: "(\w+)"')
 
 
 def _finding(history: WorkflowHistory, failure: Exception) -> ReplayFinding:
     kind = "nondeterminism" if isinstance(failure, NondeterminismError) else "failure"
-    found = _CORE_MESSAGE.search(str(failure))
+    text = str(failure)
+    found = _CORE_MESSAGE.search(text)
+    message = found.group(1) if found else text
+    error = _CORE_TYPE.search(text)
+    if error is not None and error.group(1) not in message:
+        message = f"{message} ({error.group(1)})"
     return ReplayFinding(
         workflow_id=history.workflow_id,
         run_id=history.run_id,
         workflow_type=started(history).workflow_type.name,
         kind=kind,
-        message=found.group(1) if found else str(failure),
+        message=message,
     )
 
 

@@ -44,7 +44,7 @@ from temporalio.converter import WorkflowSerializationContext
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from audit import plaintext
+from audit import plaintext, replay
 from audit.payloads import payloads_in
 from infra.codec import EncryptionCodec, PayloadPlace
 from tests.security.place_probes import (
@@ -262,8 +262,11 @@ async def test_what_the_sdk_moves_between_workflows_still_opens(
             await here.replay_workflow(history)
         elsewhere = Replayer(workflows=workflows, data_converter=client.data_converter)
         result = await elsewhere.replay_workflow(histories[0], raise_on_replay_failure=False)
-        # the core reports the failed activation; its (encrypted) failure is the refusal
+        # the core reports the failed activation; its (encrypted) failure is the refusal, and
+        # the auditor's finding names its type
         assert result.replay_failure is not None
+        finding = replay._finding(histories[0], result.replay_failure)
+        assert finding.kind == "failure" and "PayloadPlaceError" in finding.message
 
 
 async def test_a_schedules_runs_open_its_input_and_the_previous_runs_result(
