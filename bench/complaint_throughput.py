@@ -27,7 +27,7 @@ from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from bench.bare import BareComplaint, noop
-from bench.common import Rate, Verdict, machine, parser, say, side_by_side
+from bench.common import Rate, Verdict, byte_compile, machine, parser, say, side_by_side
 from bench.localstack import connect, local_stack
 from commands.base import CommandContext
 from commands.complaints import COMMANDS
@@ -99,6 +99,7 @@ async def main() -> int:
     p.add_argument("--lifecycles", type=int, default=100, help="per round and side")
     p.add_argument("--concurrency", type=int, default=20, help="lifecycles in flight at once")
     args = p.parse_args()
+    byte_compile()
     async with local_stack(args.workdir / "complaints") as ep:
         client = await connect(ep)
         plain = await Client.connect(ep.temporal_address, namespace=ep.namespace)
