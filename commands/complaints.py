@@ -34,6 +34,7 @@ from domain.complaint import (
     Withdrawal,
 )
 from domain.complaint_state import Complaint
+from projections.subject_keys import Sealer
 from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_models import complaint_workflow_id
 
@@ -46,8 +47,7 @@ async def _update(
     try:
         if any(getattr(cmd, f, None) for f in COMPLAINT_TEXT):
             # Checked by the model already; sealed under the client's key before it is sent.
-            client_id = await _client_of(ctx, handle, cid)
-            cmd = await in_database(ctx, seal_complaint_text, sealer_for(ctx), client_id, cmd)
+            cmd = await _sealed(ctx, handle, cid, cmd)
         state: Complaint = await handle.execute_update(
             update,
             cmd,
@@ -68,12 +68,17 @@ async def _update(
     return replies.answer(state)
 
 
-async def _client_of(ctx: CommandContext, handle: WorkflowHandle[Any, Any], cid: str) -> str:
-    """The client a complaint is about: from its read-model row, else (not projected yet) from
-    the workflow itself."""
-    row = await in_database(ctx, _client_in_read_models, ctx, cid)
-    if row is not None:
-        return row
+async def _sealed(
+    ctx: CommandContext, handle: WorkflowHandle[Any, Any], cid: str, cmd: BaseModel
+) -> BaseModel:
+    """`cmd` with its free text sealed under the key of the complaint's client, found in the
+    complaint's read-model row, else (not projected yet) by asking the workflow. Finding the
+    row and sealing go to a thread together: the command's trips to the database are on the
+    way to its answer, one hop fewer is the one it waits less."""
+    sealer = sealer_for(ctx)
+    sealed = await in_database(ctx, _sealed_if_projected, ctx, sealer, cid, cmd)
+    if sealed is not None:
+        return sealed
     try:
         state: Complaint = await handle.query(
             ComplaintWorkflow.state, result_type=Complaint, rpc_timeout=replies.ANSWER_WITHIN
@@ -82,7 +87,14 @@ async def _client_of(ctx: CommandContext, handle: WorkflowHandle[Any, Any], cid:
         if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
             raise replies.unanswered(cid) from None  # no worker answered, as for the update
         raise
-    return state.client_id
+    return await in_database(ctx, seal_complaint_text, sealer, state.client_id, cmd)
+
+
+def _sealed_if_projected(
+    ctx: CommandContext, sealer: Sealer, cid: str, cmd: BaseModel
+) -> BaseModel | None:
+    client_id = _client_in_read_models(ctx, cid)
+    return None if client_id is None else seal_complaint_text(sealer, client_id, cmd)
 
 
 def _client_in_read_models(ctx: CommandContext, cid: str) -> str | None:

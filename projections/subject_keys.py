@@ -94,29 +94,40 @@ class PgSubjectKeys:
         return DataKey(subject_id, suite, dek)
 
     def create(self, subject_id: str) -> DataKey:
-        kid, suite = self._ring.primary, self._ring.suite
-        nonce = os.urandom(_NONCE)
-        wrapped = nonce + self._wrapper(kid, suite).encrypt(
-            nonce, os.urandom(_DEK), _aad(subject_id, kid, suite)
-        )
-        with self._engine.begin() as conn:
-            conn.execute(
-                insert(subject_keys)
-                .values(
-                    subject_id=subject_id,
-                    kid=kid,
-                    suite=suite.value,
-                    wrapped_dek=wrapped,
-                    created_at=datetime.now(UTC),
+        # Read first: every command after a client's first seals under a key that exists, and
+        # reading it is one statement, where making one (a fresh key wrapped, an insert, a
+        # commit) is three; the insert below still settles two first sealings racing.
+        with self._engine.connect() as conn:
+            row = self._row(conn, subject_id)
+            if row is None:
+                kid, suite = self._ring.primary, self._ring.suite
+                nonce = os.urandom(_NONCE)
+                wrapped = nonce + self._wrapper(kid, suite).encrypt(
+                    nonce, os.urandom(_DEK), _aad(subject_id, kid, suite)
                 )
-                .on_conflict_do_nothing(index_elements=["subject_id"])
-            )
-            row = conn.execute(
-                select(subject_keys).where(subject_keys.c.subject_id == subject_id)
-            ).one()
+                conn.execute(
+                    insert(subject_keys)
+                    .values(
+                        subject_id=subject_id,
+                        kid=kid,
+                        suite=suite.value,
+                        wrapped_dek=wrapped,
+                        created_at=datetime.now(UTC),
+                    )
+                    .on_conflict_do_nothing(index_elements=["subject_id"])
+                )
+                conn.commit()
+                row = self._row(conn, subject_id)
+                assert row is not None  # inserted, or another's insert won: either is there
         if row.wrapped_dek is None:
             raise SubjectErased(f"the personal data of {subject_id} was erased")
         return self._unwrap(subject_id, row.kid, CipherSuite(row.suite), bytes(row.wrapped_dek))
+
+    @staticmethod
+    def _row(conn: Connection, subject_id: str) -> Any:
+        return conn.execute(
+            select(subject_keys).where(subject_keys.c.subject_id == subject_id)
+        ).first()
 
     def get_many(self, subject_ids: Iterable[str]) -> dict[str, DataKey | None]:
         wanted = sorted(set(subject_ids))
