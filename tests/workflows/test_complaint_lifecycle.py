@@ -163,7 +163,7 @@ async def test_happy_path_projects_every_stage(
     assert attrs.get(sa.RESPONSIBLE_DEPARTMENT) == "wealth-ops"
     assert attrs.get(sa.CLIENT_ID) == "c-1001"
     await assert_healthy(handle, running=False)
-    await save_history(ctx.client, f"complaint-{cid}", "happy_path_progress")
+    await save_history(ctx.client, f"complaint-{cid}", "happy_path_ack_while_projecting")
 
 
 async def test_dissatisfied_client_reopens_then_closes(
