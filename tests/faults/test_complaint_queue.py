@@ -61,6 +61,17 @@ async def taken_by(client: Client, workflow_id: str) -> tuple[set[str], set[str]
     return who, queues
 
 
+async def acknowledged(client: Client, workflow_id: str, within: float = 120) -> None:
+    """Until the complaint has left intake (generous: a loaded machine slows every worker)."""
+    handle = client.get_workflow_handle(workflow_id)
+    async with asyncio.timeout(within):
+        while True:
+            state = await handle.query(ComplaintWorkflow.state, result_type=Complaint)
+            if state.stage is not Stage.INTAKE:
+                return
+            await asyncio.sleep(0.2)
+
+
 def test_which_queues_a_worker_polls() -> None:
     one = Settings(temporal_task_queue="q")
     assert served_queues(one) == ["q"]
@@ -96,7 +107,7 @@ async def test_complaints_run_on_their_own_pool_and_client_service_on_the_other(
         await clients.onboard(ctx, None, client_body(client_id))
         complaint = f"cq-{uuid.uuid4().hex[:8]}"
         opened = await open_complaint(ctx, complaint, on_matter=True)  # registry and child too
-        assert opened["stage"] == "assessment"  # acknowledged, by the complaint pool
+        await acknowledged(client, opened["workflow_id"])  # by the complaint pool
         for verb, body in lifecycle():
             await command(ctx, verb, complaint, body)
         described = await client.get_workflow_handle(opened["workflow_id"]).describe()
@@ -115,18 +126,13 @@ async def test_complaints_run_on_their_own_pool_and_client_service_on_the_other(
         other = f"cq-{uuid.uuid4().hex[:8]}"
         await clients.onboard(ctx, None, client_body(other))
         complaints.start(**split_env("complaints"))
-        handle = client.get_workflow_handle(receipt["workflow_id"])
-        for _ in range(300):
-            state = await handle.query(ComplaintWorkflow.state, result_type=Complaint)
-            if state.stage is not Stage.INTAKE:
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError("the complaint was never acknowledged once its pool was back")
+        pool = {complaint_id, f"{complaints.pid}@{HOST}"}  # the pool before and after
+        await acknowledged(client, receipt["workflow_id"])
         who, _ = await taken_by(client, receipt["workflow_id"])
-        assert service_id not in who
+        assert who and who <= pool
+        # the registry may still be finishing when the pool stops: the pool's next worker ends it
         who, _ = await taken_by(client, matter_workflow_id(f"cl-{complaint}:fees"))
-        assert who == {complaint_id}
+        assert who and who <= pool
         for wid in (opened["workflow_id"], receipt["workflow_id"], f"client-{client_id}"):
             history = await client.get_workflow_handle(wid).fetch_history()
             assert trouble(history) == []
