@@ -164,11 +164,19 @@ def check_sends(findings: Findings, sent: Sequence[str], posted: Counter[str]) -
 
 
 def _odd_ones(shapes: dict[str, list[str]]) -> list[str]:
-    """The ids whose shape differs from the most common one."""
+    """The ids whose shape differs from the most common one, each with how it differs."""
     if not shapes:
         return []
     common, _ = Counter(tuple(s) for s in shapes.values()).most_common(1)[0]
-    return sorted(w for w, s in shapes.items() if tuple(s) != common)
+    out = []
+    for w, s in sorted(shapes.items()):
+        if tuple(s) == common:
+            continue
+        extra, missing = Counter(s) - Counter(common), Counter(common) - Counter(s)
+        how = [f"extra {sorted(extra.elements())}"] if extra else []
+        how += [f"missing {sorted(missing.elements())}"] if missing else []
+        out.append(f"{w} ({'; '.join(how) or 'same items, other order: ' + ' '.join(s)})")
+    return out
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

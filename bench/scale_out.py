@@ -325,6 +325,11 @@ async def main() -> int:
     finally:
         gateway.close()
 
+    raw = {
+        r.name: {"problems": r.once.problems, "checked": r.once.checked, "share": r.share}
+        for r in runs
+    }
+    (workdir / "raw.json").write_text(json.dumps(raw, indent=1), encoding="utf-8")
     verdict = Verdict()
     facts: dict[str, Any] = {
         **machine(),

@@ -50,7 +50,7 @@ def test_an_update_accepted_twice_is_found() -> None:
     check_commands(doubled, [history("complaint-a", LIFECYCLE), history("complaint-b", twice)])
     assert doubled.problems == [
         "complaint-b: update accepted twice: assess x2",
-        "complaint with other updates than the first: complaint-b",
+        "complaint with other updates than the first: complaint-b (extra ['assess'])",
     ]
 
 
