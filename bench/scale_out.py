@@ -15,7 +15,9 @@ on the same servers and are compared in one run:
    first one's "worker started" until every greeting's outbox row is written, and until every
    one is sent (to `GatewayCounter`, an SMS gateway on loopback that counts POSTs); then
    complaint lifecycles through the command functions (open → assess → investigate → resolve
-   → follow-up, as `bench/complaint_throughput.py`): lifecycles/s. A count written `2k` (in
+   → follow-up, as `bench/complaint_throughput.py`): lifecycles/s. The policy's decision
+   deadline is PT20S, so each complaint's deadline timer fires during its lifecycle too (a
+   warning, or a breach when its commands took longer). A count written `2k` (in
    `--workers 1,2,4,2k`) is a run of its own in which one of the 2 workers is SIGKILLed
    half-way through the lifecycles.
 3. After each count's run, its workers stopped: `auditor.py verify-projections` (a process of
