@@ -19,7 +19,7 @@ from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import NotificationActivities, NotifyRequest, RecipientKind
+    from activities.notifications import NotifyRequest, RecipientKind
     from activities.subject_requests import (
         CopyRequest,
         CorrectionRequest,
@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         SubjectRequestKind,
     )
     from workflows import search_attributes as sa
+    from workflows.outbox import notification_id, send
     from workflows.refusals import refusal, refusing
     from workflows.subject_request_models import (
         WORKFLOW_TYPE,
@@ -53,8 +54,6 @@ TEMPLATES = (ACKNOWLEDGED, ANSWERED, OVERDUE)
 """Every message this workflow queues (the client's two, the officer's one)."""
 _CLOCK_SKEW = timedelta(minutes=5)
 _TICK = timedelta(milliseconds=1)
-_NOTIFY_TIMEOUT = timedelta(seconds=30)
-_NOTIFY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5)
 _WORK_TIMEOUT = timedelta(minutes=2)
 _WORK_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 
@@ -171,7 +170,7 @@ class DataSubjectRequestWorkflow:
             "hold": r.hold,
         }
         req = NotifyRequest(
-            notification_id=f"{wid}:{self._seq}:{template}:{recipient}",
+            notification_id=notification_id(wid, self._seq, template, recipient),
             workflow_id=wid,
             client_id=r.client_id,
             recipient_kind=recipient,
@@ -180,18 +179,10 @@ class DataSubjectRequestWorkflow:
             template=template,
             params=params,
         )
-        try:
-            result = await workflow.execute_activity_method(
-                NotificationActivities.notify,
-                req,
-                start_to_close_timeout=_NOTIFY_TIMEOUT,
-                retry_policy=_NOTIFY_RETRY,
-                summary=f"notify {recipient}: {template}",
-            )
-        except ActivityError:
+        status = await send(req)
+        if status == "failed":
             self._note("notification_failed", template=template, recipient=recipient)
-            return "failed"
-        return result.status
+        return status
 
     # -- commands -------------------------------------------------------------------------------
 
