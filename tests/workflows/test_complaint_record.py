@@ -31,7 +31,7 @@ from tests.helpers.complaint_env import save_history
 from tests.helpers.sealing import opening_cipher
 from tests.workflows.test_client_support import client_body
 from tests.workflows.test_legal_hold import details
-from tests.workflows.test_subject_requests import dsr_worker
+from tests.workflows.test_subject_requests import dsr_commands
 
 REPRESENTATIVE = {
     "name": "Wang Fang",
@@ -67,8 +67,7 @@ async def test_incident_date_and_a_representative_are_recorded_and_shown(
     ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, tmp_path: Path
 ) -> None:
     client = ts_env.client
-    async with dsr_worker(client, db, keyring, tmp_path) as queue:
-        ctx = CommandContext(client=client, policy=Policy(), task_queue=queue)
+    async with dsr_commands(client, db, keyring, tmp_path, Policy()) as ctx:
         received = datetime.now(UTC) - timedelta(days=1)
         incident = (received - timedelta(days=40)).date()
         cid = f"rec-{uuid.uuid4().hex[:8]}"
@@ -112,8 +111,7 @@ async def test_an_incomplete_or_impossible_record_is_refused(
     ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, tmp_path: Path
 ) -> None:
     client = ts_env.client
-    async with dsr_worker(client, db, keyring, tmp_path) as queue:
-        ctx = CommandContext(client=client, policy=Policy(), task_queue=queue)
+    async with dsr_commands(client, db, keyring, tmp_path, Policy()) as ctx:
         no_authority = {k: v for k, v in REPRESENTATIVE.items() if k != "authority"}
         message = await _refused(ctx, "open", None, _body("c-rep-2", complainant=no_authority))
         assert "authority" in message and "Wang" not in message
@@ -133,8 +131,7 @@ async def test_an_extension_needs_the_approval_role(
 ) -> None:
     policy = Policy(complaints=ComplaintPolicy(extension_approvers=["sen-1", "sen-2"]))
     client = ts_env.client
-    async with dsr_worker(client, db, keyring, tmp_path) as queue:
-        ctx = CommandContext(client=client, policy=policy, task_queue=queue)
+    async with dsr_commands(client, db, keyring, tmp_path, policy) as ctx:
         cid = f"ext-{uuid.uuid4().hex[:8]}"
         await complaints.COMMANDS["open"](ctx, None, _body("c-ext-1", complaint_id=cid))
         await complaints.COMMANDS["assess"](ctx, cid, {**ASSESS, "complex": True})
@@ -158,8 +155,7 @@ async def test_staff_with_a_direct_interest_are_refused(
     """The client's advisor (found by the open command) and anyone named as conflicted may not
     handle, supervise or approve."""
     client = ts_env.client
-    async with dsr_worker(client, db, keyring, tmp_path) as queue:
-        ctx = CommandContext(client=client, policy=Policy(), task_queue=queue)
+    async with dsr_commands(client, db, keyring, tmp_path, Policy()) as ctx:
         client_id = f"cc{uuid.uuid4().hex[:8]}"
         await clients.onboard(ctx, None, client_body(client_id))  # advisor adv-07
         cid = f"rcs-{uuid.uuid4().hex[:8]}"

@@ -62,6 +62,15 @@ async def dsr_worker(
             yield queue
 
 
+@asynccontextmanager
+async def dsr_commands(
+    client: Client, engine: Engine, keyring: KeyRing, copies: Path, policy: Policy
+) -> AsyncIterator[CommandContext]:
+    """The commands' context on a `dsr_worker` of their own, under `policy`."""
+    async with dsr_worker(client, engine, keyring, copies) as queue:
+        yield CommandContext(client=client, policy=policy, task_queue=queue)
+
+
 async def _client(ctx: CommandContext) -> str:
     client_id = f"dsr-c{uuid.uuid4().hex[:8]}"
     await clients.onboard(ctx, None, client_body(client_id))
@@ -101,8 +110,7 @@ async def test_an_access_request_produces_a_sealed_copy_of_the_clients_data(
     ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, tmp_path: Path
 ) -> None:
     client = ts_env.client
-    async with dsr_worker(client, db, keyring, tmp_path) as queue:
-        ctx = CommandContext(client=client, policy=Policy(), task_queue=queue)
+    async with dsr_commands(client, db, keyring, tmp_path, Policy()) as ctx:
         client_id = await _client(ctx)
         complaint = {
             "client_id": client_id,
@@ -173,8 +181,7 @@ async def test_a_correction_changes_the_file_through_the_client_workflow(
     ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, tmp_path: Path
 ) -> None:
     client = ts_env.client
-    async with dsr_worker(client, db, keyring, tmp_path) as queue:
-        ctx = CommandContext(client=client, policy=Policy(), task_queue=queue)
+    async with dsr_commands(client, db, keyring, tmp_path, Policy()) as ctx:
         client_id = await _client(ctx)
         body = {
             "client_id": client_id,
@@ -197,8 +204,7 @@ async def test_a_deletion_erases_the_client_through_its_erase_update(
     ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, tmp_path: Path
 ) -> None:
     client = ts_env.client
-    async with dsr_worker(client, db, keyring, tmp_path) as queue:
-        ctx = CommandContext(client=client, policy=Policy(), task_queue=queue)
+    async with dsr_commands(client, db, keyring, tmp_path, Policy()) as ctx:
         client_id = await _client(ctx)
         body = {"client_id": client_id, "kind": "deletion"}
         request_id = (await subject_requests.request(ctx, None, body))["request_id"]
@@ -229,8 +235,7 @@ async def test_an_unanswered_request_escalates_at_its_deadline(
 ) -> None:
     policy = Policy(privacy=PrivacyPolicy(subject_request_within=Period.parse("PT20S")))
     client = ts_env.client
-    async with dsr_worker(client, db, keyring, tmp_path) as queue:
-        ctx = CommandContext(client=client, policy=policy, task_queue=queue)
+    async with dsr_commands(client, db, keyring, tmp_path, policy) as ctx:
         client_id = await _client(ctx)
         body = {"client_id": client_id, "kind": "access"}
         request_id = (await subject_requests.request(ctx, None, body))["request_id"]
@@ -261,8 +266,7 @@ async def test_bad_commands_are_refused_by_the_validators(
     ts_env: WorkflowEnvironment, db: Engine, keyring: KeyRing, tmp_path: Path
 ) -> None:
     client = ts_env.client
-    async with dsr_worker(client, db, keyring, tmp_path) as queue:
-        ctx = CommandContext(client=client, policy=Policy(), task_queue=queue)
+    async with dsr_commands(client, db, keyring, tmp_path, Policy()) as ctx:
         client_id = await _client(ctx)
         with pytest.raises(CommandError) as no_correction:
             await subject_requests.request(
@@ -300,8 +304,7 @@ async def test_a_deletion_under_a_retention_hold_restricts_the_client_and_says_s
     from tests.workflows.test_legal_hold import HELD
 
     client = ts_env.client
-    async with dsr_worker(client, db, keyring, tmp_path) as queue:
-        ctx = CommandContext(client=client, policy=HELD, task_queue=queue)
+    async with dsr_commands(client, db, keyring, tmp_path, HELD) as ctx:
         client_id = await _client(ctx)
         body = {"client_id": client_id, "kind": "deletion"}
         request_id = (await subject_requests.request(ctx, None, body))["request_id"]
@@ -334,8 +337,7 @@ async def test_a_deletion_for_an_ended_client_under_a_hold_goes_through_client_e
     from tests.workflows.test_legal_hold import HELD
 
     client = ts_env.client
-    async with dsr_worker(client, db, keyring, tmp_path) as queue:
-        ctx = CommandContext(client=client, policy=HELD, task_queue=queue)
+    async with dsr_commands(client, db, keyring, tmp_path, HELD) as ctx:
         client_id = await _client(ctx)
         await clients.offboard(ctx, client_id, {"reason": "account closed"})
         await client.get_workflow_handle(f"client-{client_id}").result()
