@@ -54,13 +54,14 @@ from workflows.tier_review import TierReviewInput, TierReviewTotals, TierReviewW
 GOLD = Policy().tiers.gold
 
 
-def synthetic_rows(count: int, start: int) -> list[dict[str, Any]]:
-    """Clients the review reads but no workflow serves; every 100th qualifies for gold."""
+def synthetic_rows(count: int, start: int = 0, prefix: str = "tr-s") -> list[dict[str, Any]]:
+    """Clients the review reads but no workflow serves; every 100th qualifies for gold
+    (`tests/workflows/test_tier_review_scale.py` seeds its book with these too)."""
     at = datetime(2026, 1, 1, tzinfo=UTC)
     return [
         {
-            "client_id": f"tr-s-{i:06d}",
-            "workflow_id": f"client-tr-s-{i:06d}",
+            "client_id": f"{prefix}-{i:06d}",
+            "workflow_id": f"client-{prefix}-{i:06d}",
             "seq": 1,
             "kind": "individual",
             "tier": "regular",

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
-from decimal import Decimal
 
 from sqlalchemy import Engine, func, insert, select
 from temporalio.testing import WorkflowEnvironment
 
+from bench.tier_review import synthetic_rows
 from domain.policy import Policy
 from infra.keys import KeyRing
 from projections.tables import clients, tier_changes
@@ -26,23 +25,7 @@ GOLD = Policy().tiers.gold
 
 def seed(engine: Engine) -> int:
     """Regular clients; every 100th has grown to gold's minimums and must be upgraded."""
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = [
-        {
-            "client_id": f"s-{i:06d}",
-            "workflow_id": f"client-s-{i:06d}",
-            "seq": 1,
-            "kind": "individual",
-            "tier": "regular",
-            "risk_profile": "balanced",
-            "status": "active",
-            "updated_at": now,
-            "aum": GOLD.aum if i % 100 == 0 else Decimal(1000),
-            "annual_contribution": GOLD.annual_contribution if i % 100 == 0 else Decimal(0),
-            "transactions_12m": GOLD.transactions_12m if i % 100 == 0 else 0,
-        }
-        for i in range(CLIENTS)
-    ]
+    rows = synthetic_rows(CLIENTS, prefix="s")
     with engine.begin() as conn:
         for start in range(0, CLIENTS, 10_000):
             conn.execute(insert(clients), rows[start : start + 10_000])
