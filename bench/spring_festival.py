@@ -338,6 +338,7 @@ async def main() -> int:
                     else {}
                 )
                 side.worker.start(
+                    60.0,
                     CLIENT_CARE_POLICY=str(path),
                     TEMPORAL_DEPLOYMENT_NAME=f"sf-{side.name}",
                     TEMPORAL_WORKER_SET_CURRENT="always",
