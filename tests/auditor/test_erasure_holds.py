@@ -26,8 +26,8 @@ from domain.policy import Policy
 from infra.keys import KeyRing
 from projections.tables import clients, complaint_events, complaints, service_tasks
 from tests.auditor.rig import point_at
-from tests.auditor.test_real_workflows import _quiet
 from tests.helpers.complaint_env import complaint_worker, intake, save_history
+from tests.helpers.scan import quiet
 from tests.workflows.test_client_support import client_body, client_worker
 
 ASSESSED = {"category": "fees", "severity": "medium", "department": "ops", "handler": "h-1"}
@@ -135,7 +135,7 @@ async def test_erasure_holds_for_complaints_in_every_stage_and_after(
         await COMPLAINT["assess"](desk, late, ASSESSED)
 
         query = f"TaskQueue='{clients_queue}' OR TaskQueue='{complaints_queue}'"
-        await _quiet(client, query, 6)
+        await quiet(client, query, 6)
         assert _sealed_left(db, client_id) == {}
         with db.connect() as conn:
             stages = conn.execute(

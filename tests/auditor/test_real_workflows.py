@@ -3,13 +3,11 @@ follow-up on the dev server, then replayed, shown and verified like any audit wo
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import Engine, select, text
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import auditor
@@ -23,25 +21,11 @@ from projections.crypto import FieldCipher
 from projections.tables import complaints
 from tests.auditor.rig import point_at
 from tests.helpers.complaint_env import complaint_worker, intake
+from tests.helpers.scan import quiet
 from tests.helpers.sealing import rewrite_as_format1
 from tests.workflows.test_client_support import client_body, client_worker
 
 CLIENT_ID = "c-audit-1"
-
-
-async def _quiet(client: Client, query: str, runs: int) -> None:
-    """Until visibility lists `runs` runs and none has an activity in flight, so the live
-    tables hold every projection the histories schedule."""
-    for _ in range(400):
-        listed = [w async for w in client.list_workflows(query)]
-        if len(listed) >= runs:
-            described = [
-                await client.get_workflow_handle(w.id, run_id=w.run_id).describe() for w in listed
-            ]
-            if not any(d.raw_description.pending_activities for d in described):
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{query}: never quiet with {runs} runs")
 
 
 async def test_audit_of_the_real_workflows(
@@ -72,7 +56,7 @@ async def test_audit_of_the_real_workflows(
         await COMPLAINT["resolve"](desk, cid, {"measures": "refund", "owner": "h-1", "due": due})
 
         query = f"TaskQueue='{clients_queue}' OR TaskQueue='{complaints_queue}'"
-        await _quiet(client, query, 2)
+        await quiet(client, query, 2)
         with db.connect() as conn:
             stage = conn.execute(select(complaints.c.stage).where(complaints.c.complaint_id == cid))
             assert stage.scalar_one() == "follow_up"

@@ -18,7 +18,7 @@ from commands.privacy import erase
 from infra.keys import KeyRing
 from projections.tables import clients
 from tests.auditor.rig import point_at
-from tests.auditor.test_real_workflows import _quiet
+from tests.helpers.scan import quiet
 from tests.workflows.test_client_support import client_body, client_worker
 from tests.workflows.test_legal_hold import BY, HELD
 
@@ -44,7 +44,7 @@ async def test_restricted_clients_verify(
             assert (await erase(c, cid, BY))["hold"] == "aml"
 
         query = f"TaskQueue='{queue}'"
-        await _quiet(client, query, 3)  # the served run, the ended run and the hold's run
+        await quiet(client, query, 3)  # the served run, the ended run and the hold's run
         with db.connect() as conn:
             rows = {
                 r.client_id: r

@@ -7,8 +7,6 @@ erasure; replay and verify-projections still pass on the erased client's histori
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +17,6 @@ import pytest
 from aiohttp.test_utils import TestServer
 from google.protobuf import json_format
 from sqlalchemy import Engine, select, text
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import auditor
@@ -36,6 +33,7 @@ from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import metadata, subject_keys
 from tests.auditor.rig import point_at, ring_text
+from tests.helpers.scan import decoded_values, quiet
 from tests.helpers.sealing import opening_cipher
 from tests.security.pii_scan import captured_logs, find_secrets, iter_payloads, scan_workflow
 from tests.workflows.test_client_support import client_body, run_histories
@@ -59,40 +57,6 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, pg_url: str, keyring: KeyRing) -> p
     monkeypatch.setenv("CLIENT_CARE_KEYS", ring_text(keyring))
     monkeypatch.setenv("CLIENT_CARE_ACTOR", "dpo-under-test")
     return monkeypatch
-
-
-async def _quiet(client: Client, query: str, runs: int) -> None:
-    """Until visibility lists the runs and none has an activity in flight."""
-    for _ in range(400):
-        listed = [w async for w in client.list_workflows(query)]
-        if len(listed) >= runs:
-            described = [
-                await client.get_workflow_handle(w.id, run_id=w.run_id).describe() for w in listed
-            ]
-            if not any(d.raw_description.pending_activities for d in described):
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{query}: never quiet")
-
-
-def _decoded_values(doc: Any) -> list[Any]:
-    """The JSON value of every json/plain payload in a history (or reply) as JSON."""
-    found: list[Any] = []
-
-    def walk(v: Any) -> None:
-        if isinstance(v, dict):
-            meta = v.get("metadata")
-            if isinstance(meta, dict) and isinstance(v.get("data"), str):
-                if base64.b64decode(meta.get("encoding", "")) == b"json/plain":
-                    found.append(json.loads(base64.b64decode(v["data"])))
-            for item in v.values():
-                walk(item)
-        elif isinstance(v, list):
-            for item in v:
-                walk(item)
-
-    walk(doc)
-    return found
 
 
 async def test_an_erasure_shreds_the_client_wherever_their_data_went(
@@ -152,7 +116,7 @@ async def test_an_erasure_shreds_the_client_wherever_their_data_went(
                 ctx, cid, {"findings": f"Called {NAME} back on {PHONE}", "evidence": [EMAIL]}
             )
             query = f"TaskQueue='{queue}'"
-            await _quiet(client, query, 2)
+            await quiet(client, query, 2)
             shown_after = await clients.show(ctx, client_id, {})
 
     workflows = (f"client-{client_id}", f"complaint-{cid}")
@@ -177,7 +141,7 @@ async def test_an_erasure_shreds_the_client_wherever_their_data_went(
                 raw_payloads += [p for _, p in iter_payloads(event)]
             export = (await decoded_history(history, codec)).to_json()
             findings += find_secrets(export.encode(), SECRETS, f"export of {wid}")
-            values += _decoded_values(json.loads(export))
+            values += decoded_values(json.loads(export))
     assert values, "payloads were decoded"
     sealed = tokens_in(values)
     assert {t.field for t in sealed} >= {
@@ -215,7 +179,7 @@ async def test_an_erasure_shreds_the_client_wherever_their_data_went(
             assert resp.status == 200
             reply = await resp.read()
     findings += find_secrets(reply, SECRETS, "codec server decode")
-    decoded = json.dumps(_decoded_values(json.loads(reply)))
+    decoded = json.dumps(decoded_values(json.loads(reply)))
     assert ERASED in decoded and SEALED not in decoded and "pii:v1:" not in decoded
     assert find_secrets(decoded.encode(), SECRETS, "codec server values") == []
     # 5. the logs of the worker and the commands

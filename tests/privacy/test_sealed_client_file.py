@@ -5,7 +5,6 @@ by the command before it reaches the history; the people who may read the file s
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -23,6 +22,7 @@ from infra.keys import KeyRing
 from projections.crypto import FieldCipher, column_context
 from projections.tables import clients
 from simulation.year import sleep_until
+from tests.helpers.scan import decoded_values
 from tests.security.pii_scan import find_secrets
 from tests.workflows.test_client_commands_safety import short_runs
 from tests.workflows.test_client_support import (
@@ -64,27 +64,6 @@ async def decrypted_runs(env: WorkflowEnvironment, workflow_id: str) -> list[dic
         plain = await decoded_history(history, codec)
         out.append(json.loads(plain.to_json()))
     return out
-
-
-def payload_values(doc: object) -> list[object]:
-    """The JSON values of every decoded payload in a history document."""
-    found: list[object] = []
-
-    def walk(v: object) -> None:
-        if isinstance(v, dict):
-            if "metadata" in v and "data" in v and isinstance(v["data"], str):
-                try:
-                    found.append(json.loads(base64.b64decode(v["data"])))
-                except ValueError:
-                    pass
-            for item in v.values():
-                walk(item)
-        elif isinstance(v, list):
-            for item in v:
-                walk(item)
-
-    walk(doc)
-    return found
 
 
 async def test_the_client_file_travels_sealed_and_reads_whole(
@@ -141,7 +120,7 @@ async def test_the_client_file_travels_sealed_and_reads_whole(
     # the decrypted history: every payload (start input, updates, continue-as-new input,
     # activity inputs and results, query-free) holds tokens where the person was
     decrypted = json.dumps(runs, ensure_ascii=False).encode()
-    values = [v for run in runs for v in payload_values(run)]
+    values = [v for run in runs for v in decoded_values(run)]
     assert values, "the history's payloads were decoded"
     assert find_secrets(json.dumps(values, ensure_ascii=False).encode(), SECRETS, "payloads") == []
     assert find_secrets(decrypted, SECRETS, "decrypted history") == []

@@ -21,7 +21,7 @@ from domain.enums import Tier
 from infra.keys import KeyRing
 from projections.subject_keys import PgSubjectKeys, Sealer
 from tests.helpers.histories import save_history, uncoded_client
-from tests.privacy.test_crypto_shredding import _decoded_values
+from tests.helpers.scan import decoded_values
 from tests.workflows.test_client_support import client_body, client_worker, ctx, private_clock
 from workflows.client_service import ClientServiceWorkflow
 
@@ -46,7 +46,7 @@ async def test_a_sealed_then_erased_client_history_replays(
         await handle.result()
         history = await handle.fetch_history()
     text = history.to_json()
-    values = json.dumps(_decoded_values(json.loads(text)))
+    values = json.dumps(decoded_values(json.loads(text)))
     assert "pii:v1:c-sealed-erased:phone:" in values and "13911112222" not in values
     path = save_history(
         text, "client_service_sealed_erased.json", "RECORD_SEALED_HISTORIES", tmp_path
