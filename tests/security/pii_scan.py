@@ -100,11 +100,28 @@ def iter_failures(message: Message) -> Iterator[tuple[str, Failure]]:
             yield path, sub
 
 
+PATCH_MARKER = ".marker_recorded_event_attributes.details[patch-data]."
+
+
+def patch_marker(path: str, payload: Payload) -> bool:
+    """A `workflow.patched` marker's data, which the SDK's core writes itself, outside the payload
+    codec: the patch id and whether it is deprecated, a name from our code and nothing else."""
+    if PATCH_MARKER not in path:
+        return False
+    try:
+        data = json.loads(payload.data)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and set(data) <= {"id", "deprecated"}
+
+
 def unencrypted_payloads(message: Message) -> list[str]:
     return [
         path
         for path, payload in iter_payloads(message)
-        if ".search_attributes." not in path and not EncryptionCodec.is_encrypted(payload)
+        if ".search_attributes." not in path
+        and not EncryptionCodec.is_encrypted(payload)
+        and not patch_marker(path, payload)
     ]
 
 

@@ -50,3 +50,18 @@ def test_plaintext_payloads_and_secrets_in_every_form_are_found() -> None:
 def test_too_short_secrets_are_refused() -> None:
     with pytest.raises(ValueError, match="shorter than 6 bytes"):
         find_secrets(b"", ["Li"], "x")
+
+
+def test_a_patch_marker_is_exempt_only_while_it_holds_a_patch_id() -> None:
+    def marker(value: object) -> History:
+        event = HistoryEvent(event_id=5)
+        recorded = event.marker_recorded_event_attributes
+        recorded.marker_name = "core_patch"
+        recorded.details["patch-data"].CopyFrom(Payloads(payloads=[_plain(value)]))
+        return History(events=[event])
+
+    patch = {"id": "complaint-acknowledge-while-projecting", "deprecated": False}
+    assert unencrypted_payloads(marker(patch)) == []
+    assert unencrypted_payloads(marker({**patch, "name": "Li Lei"})) == [
+        "events[0].marker_recorded_event_attributes.details[patch-data].payloads[0]"
+    ]
