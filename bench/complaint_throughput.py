@@ -36,7 +36,7 @@ from infra.database import make_engine
 from projections.crypto import FieldCipher
 from worker import build_worker
 
-TARGET = 0.5
+TARGET = 0.8  # issue 17 (it was 0.5, the first version's)
 WORKER_THREADS = 32
 
 
