@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from activities.clients import ClientRecord, client_row
+from activities.clients import client_row
 from activities.deps import ActivityDeps
 from activities.notifications import NotificationActivities
 from domain.client import ClientFile
-from domain.enums import ServiceStatus, Tier
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import clients, notifications
 from tests.delivery.servers import Gateway, serve_gateway
+from tests.helpers.records import client_record
 
 # 10:30 in Shanghai, inside the default contact window (09:00-21:00).
 MORNING = datetime(2027, 3, 15, 2, 30, tzinfo=UTC)
@@ -60,18 +60,7 @@ def write_client(deps: ActivityDeps, client_id: str, **file: Any) -> ClientFile:
         "consents": {"granted": {"sms": ["service", "care", "complaint"], "email": ["events"]}},
     } | file
     f = ClientFile.model_validate(values)
-    rec = ClientRecord(
-        file=f,
-        tier=Tier.GOLD,
-        risk=None,
-        risk_assessed_at=None,
-        status=ServiceStatus.ACTIVE,
-        next_service_due=None,
-        next_service_kind=None,
-        segment=None,
-        missing_fields=[],
-        onboarded_at=MORNING,
-    )
+    rec = client_record(f, MORNING)
     row = client_row(f"client-{client_id}", 1, MORNING, rec, deps.cipher)
     with deps.engine.begin() as conn:
         conn.execute(clients.delete().where(clients.c.client_id == client_id))

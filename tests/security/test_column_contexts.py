@@ -21,10 +21,10 @@ import auditor
 from activities.clients import ClientRecord, TaskRecord, client_row, task_row
 from activities.subject_requests import gather
 from domain.client import ClientFile
-from domain.enums import ServiceStatus, Tier
 from infra.keys import KeyRing, new_key_entry
 from projections.crypto import CipherSuite, FieldCipher, FieldCipherError, column_context
 from projections.tables import access_log, clients, complaints, service_tasks
+from tests.helpers.records import client_record
 
 AT = datetime(2027, 3, 15, 2, 30, tzinfo=UTC)
 
@@ -72,18 +72,7 @@ def _record(client_id: str) -> ClientRecord:
             "basic": {"name": f"Name of {client_id}", "phone": "13812345678"},
         }
     )
-    return ClientRecord(
-        file=f,
-        tier=Tier.GOLD,
-        risk=None,
-        risk_assessed_at=None,
-        status=ServiceStatus.ACTIVE,
-        next_service_due=None,
-        next_service_kind=None,
-        segment=None,
-        missing_fields=[],
-        onboarded_at=AT,
-    )
+    return client_record(f, AT)
 
 
 def _write_client(db: Engine, cipher: FieldCipher, client_id: str) -> None:

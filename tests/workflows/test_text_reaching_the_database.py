@@ -30,7 +30,7 @@ from activities.client_events import (
     EventProjection,
     EventSegment,
 )
-from activities.clients import ClientActivities, ClientRecord, ClientServiceProjection
+from activities.clients import ClientActivities, ClientServiceProjection
 from activities.deps import ActivityDeps
 from activities.notifications import NotificationActivities
 from activities.projection import REFUSED
@@ -39,13 +39,14 @@ from commands.base import CommandError
 from commands.clients import COMMANDS
 from commands.complaints import COMMANDS as complaint_commands
 from domain.client import ClientFile
-from domain.enums import ServiceStatus, Tier
+from domain.enums import Tier
 from domain.policy import Policy
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import client_events, clients, complaints
 from tests.faults.drive import ASSESS
 from tests.helpers.complaint_env import assert_healthy, complaint_context, intake
+from tests.helpers.records import client_record
 from tests.workflows.test_client_onboarding import client_rows
 from tests.workflows.test_client_support import client_body, client_worker, ctx
 
@@ -160,17 +161,8 @@ async def test_a_row_the_database_refuses_fails_its_projection_once_not_for_ever
     # What a history recorded before the text rule still carries: the client row's segment is a
     # plain JSON object, written to JSONB, which cannot hold NUL.
     file = ClientFile.model_validate(enterprise("c-nul-2", "C"))
-    record = ClientRecord(
-        file=file,
-        tier=Tier.REGULAR,
-        risk=None,
-        risk_assessed_at=None,
-        status=ServiceStatus.ACTIVE,
-        next_service_due=None,
-        next_service_kind=None,
-        segment={"kind": "enterprise", "industry": NUL},
-        missing_fields=[],
-        onboarded_at=AT,
+    record = client_record(
+        file, AT, tier=Tier.REGULAR, segment={"kind": "enterprise", "industry": NUL}
     )
     projection = ClientServiceProjection(
         workflow_id="client-c-nul-2", client_id="c-nul-2", seq=1, at=AT, client=record
