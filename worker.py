@@ -149,12 +149,11 @@ async def main(settings: Settings) -> int:
                 ),
                 dispatcher.notify_queued,
                 version=version,
-                claim=settings.temporal_worker_set_current if last else "never",
+                claim=settings.temporal_worker_set_current if i == len(queues) - 1 else "never",
                 tuning=Tuning.of(settings),
                 activity_slots=slots,
             )
             for i, queue in enumerate(queues)
-            for last in [i == len(queues) - 1]
         ]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

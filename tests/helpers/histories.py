@@ -7,6 +7,7 @@ be open (README, "Deploying a change", step 7). Every history in every folder is
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 from temporalio.client import Client
@@ -62,8 +63,6 @@ def uncoded_client(client: Client, keyring: KeyRing) -> Client:
 def save_history(text: str, name: str, record_env: str, scratch: Path) -> Path:
     """Writes a recorded history: into the corpus when the environment variable `record_env`
     is "1", else into `scratch` (the test still proves it can be recorded)."""
-    import os
-
     path = (recording_dir() if os.environ.get(record_env) == "1" else scratch) / name
     path.write_text(text)
     return path
