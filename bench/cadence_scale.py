@@ -94,20 +94,27 @@ async def park(ep: Endpoints, workdir: Path, count: int, concurrency: int) -> di
         await asyncio.to_thread(settle, worker.pid)
         before = psutil.Process(worker.pid).memory_info().rss
         client = await connect(ep)
-        ctx = CommandContext(client=client, policy=POLICY, task_queue=ep.task_queue)
+        # Onboarding seals each client's fields under a key kept in the read models' database.
+        engine = make_engine(ep.database_url)
+        ctx = CommandContext(
+            client=client, policy=POLICY, task_queue=ep.task_queue, engine=engine, settle_within=0
+        )
         run = uuid.uuid4().hex[:6]
-        gate, done = asyncio.Semaphore(concurrency), 0
+        numbers, done = iter(range(count)), 0
 
-        async def one(n: int) -> None:
+        # `concurrency` lanes share one iterator rather than one task per client behind a
+        # semaphore: at 100,000 clients, cancelling that many waiters after a failure is
+        # quadratic in asyncio and hangs the script instead of reporting the error.
+        async def lane() -> None:
             nonlocal done
-            async with gate:
+            for n in numbers:
                 await onboard(ctx, None, client_body(f"cad-{run}-{n:06d}", tier_of(n), n))
-            done += 1
-            if done % 500 == 0 or done == count:
-                say(f"  {done:,}/{count:,} clients onboarded")
+                done += 1
+                if done % 500 == 0 or done == count:
+                    say(f"  {done:,}/{count:,} clients onboarded")
 
         started = time.perf_counter()
-        await asyncio.gather(*(one(n) for n in range(count)))
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
         await asyncio.to_thread(settle, worker.pid)
         after = psutil.Process(worker.pid).memory_info().rss
@@ -170,21 +177,24 @@ async def main() -> int:
     p = parser(__doc__)
     p.add_argument("--clients", type=int, default=10_000, help="clients to onboard and park")
     p.add_argument("--concurrency", type=int, default=50, help="onboardings in flight at once")
-    p.add_argument("--years", type=int, default=2, help="simulated years of service")
+    p.add_argument("--years", type=int, default=2, help="simulated years of service (0: park only)")
     p.add_argument("--per-tier", type=int, default=2, help="simulated clients per tier")
     args = p.parse_args()
     async with local_stack(args.workdir / "cadence") as ep:
         say(f"onboarding {args.clients:,} clients against worker.py in its own process")
         parked = await park(ep, args.workdir / "cadence", args.clients, args.concurrency)
 
-        year = await client_years(ep.database_url, ep.keyring, args.years, args.per_tier)
+        year: dict[str, Any] = {}
+        if args.years > 0:
+            year = await client_years(ep.database_url, ep.keyring, args.years, args.per_tier)
     verdict = Verdict()
     verdict.check(f"all {args.clients:,} clients parked", parked.pop("_parked") == args.clients)
-    longest = year.pop("_longest")
-    verdict.check(
-        f"longest run {longest:,} events (target < {MAX_EVENTS_PER_RUN:,}: continue-as-new)",
-        longest < MAX_EVENTS_PER_RUN,
-    )
+    if year:
+        longest = year.pop("_longest")
+        verdict.check(
+            f"longest run {longest:,} events (target < {MAX_EVENTS_PER_RUN:,}: continue-as-new)",
+            longest < MAX_EVENTS_PER_RUN,
+        )
     return verdict.report("cadence at scale", {**machine(), **parked, **year})
 
 
