@@ -1,6 +1,9 @@
 """The quarterly tier review's side effects: read a page of clients, record decisions, signal.
 
-Reading and deciding (`evaluate_tier_page`) writes nothing, so a retry is free; the decisions
+Reading and deciding (`evaluate_tier_page`) writes nothing, so a retry is free (it re-reads its
+page rather than resuming inside it: the page's result is every decision in it, and a page is a
+few hundred rows); it heartbeats as it goes, so a page whose worker died is retried after the
+short heartbeat timeout rather than the whole start-to-close one. The decisions
 then go through a `@projector` (`project_tier_decisions`) whose input carries every row it
 writes, so `auditor.py rebuild-projections` can rebuild `tier_review_state` and `tier_changes`
 from the review's history alone. Signalling the changed clients is a third, async activity
@@ -27,6 +30,18 @@ from projections.registry import Write, projector
 from projections.tables import clients, tier_changes, tier_review_state
 
 PROJECT_TIER_DECISIONS = "project_tier_decisions"
+
+
+REVIEW_HEARTBEAT_EVERY = 100
+"""Rows reviewed between the page activity's heartbeats (the SDK throttles what it sends)."""
+
+
+class TierPageProgress(BaseModel):
+    """The page activity's heartbeat: how far into its page it is (for describe / the UI)."""
+
+    stage: Literal["reading", "reviewing"]
+    reviewed: int = 0
+    rows: int = 0
 
 
 class TierPageRequest(BaseModel):
@@ -137,11 +152,14 @@ class TierReviewActivities:
         )
         if req.after_client_id is not None:
             query = query.where(c.c.client_id > req.after_client_id)
+        activity.heartbeat(TierPageProgress(stage="reading"))
         with self._deps.engine.connect() as conn:
             rows = conn.execute(query).all()
         decisions: list[TierDecision] = []
         skipped = 0
-        for row in rows:
+        for n, row in enumerate(rows):
+            if n % REVIEW_HEARTBEAT_EVERY == 0:
+                activity.heartbeat(TierPageProgress(stage="reviewing", reviewed=n, rows=len(rows)))
             if row.last_review_id == req.review_id or row.aum is None:
                 skipped += 1
                 continue

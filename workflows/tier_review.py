@@ -33,6 +33,10 @@ with workflow.unsafe.imports_passed_through():
 
 SCHEDULE_ID = "tier-review"
 PAGE_TIMEOUT = timedelta(minutes=2)
+PAGE_HEARTBEAT = timedelta(seconds=10)
+"""A page attempt that stops heartbeating (its worker died) is retried after this long, not after
+the whole `PAGE_TIMEOUT` (bench/RESULTS.md: a SIGKILL cost the review 2 minutes). Long enough for
+one keyset read of a page on a loaded machine, between which the attempt heartbeats."""
 SIGNAL_HEARTBEAT = timedelta(seconds=30)
 """A signalling attempt that stops reporting progress is retried (from its last heartbeat) after
 this long, rather than after the whole `PAGE_TIMEOUT`."""
@@ -118,6 +122,7 @@ class TierReviewWorkflow:
                     tiers=tiers,
                 ),
                 start_to_close_timeout=PAGE_TIMEOUT,
+                heartbeat_timeout=PAGE_HEARTBEAT,
                 retry_policy=RETRY,
                 summary=f"page after {self._cursor or 'the start'}",
             )
