@@ -11,7 +11,6 @@ import asyncio
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine, insert
 from temporalio import activity
@@ -19,16 +18,13 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.deps import ActivityDeps
-from activities.policy import PolicyActivities
 from activities.tier_review import TierPage, TierPageRequest, TierReviewActivities
-from activities.tier_signals import TierSignalActivities
 from domain.enums import Tier
 from domain.policy import Policy, TieringPolicy
-from infra.deployment import versioned_worker
 from infra.keys import KeyRing
 from projections.crypto import FieldCipher
 from projections.tables import clients
-from tests.workflows.test_tier_review_quarters import client_row
+from tests.workflows.test_tier_review_quarters import client_row, review_worker
 from workflows.tier_review import PAGE_TIMEOUT, TierReviewInput, TierReviewWorkflow
 
 
@@ -60,42 +56,30 @@ async def test_a_silent_page_attempt_is_retried_well_before_page_timeout(
     with db.begin() as conn:
         conn.execute(insert(clients), [client_row("hb-1", Tier.GOLD, gold.aum, policy)])
     client: Client = dev_env.client
-    deps = ActivityDeps(engine=db, cipher=FieldCipher(keyring))
-    pages = DeadFirstAttempt(TierReviewActivities(deps))
-    queue = f"tier-hb-{uuid.uuid4().hex[:8]}"
+    pages = DeadFirstAttempt(
+        TierReviewActivities(ActivityDeps(engine=db, cipher=FieldCipher(keyring)))
+    )
     bound = PAGE_TIMEOUT.total_seconds() / 3
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        async with versioned_worker(
-            client,
+    async with review_worker(client, db, keyring, evaluate_page=pages.evaluate_tier_page) as queue:
+        started = time.monotonic()
+        handle = await client.start_workflow(
+            TierReviewWorkflow.run,
+            TierReviewInput(policy=policy),
+            id=f"tier-review-hb-page-{uuid.uuid4().hex[:6]}",
             task_queue=queue,
-            workflows=[TierReviewWorkflow],
-            activities=[
-                pages.evaluate_tier_page,
-                TierReviewActivities(deps).project_tier_decisions,
-                TierSignalActivities(client).signal_tier_changes,
-                PolicyActivities(deps, client).policy_in_force,
-            ],
-            activity_executor=pool,
-        ):
-            started = time.monotonic()
-            handle = await client.start_workflow(
-                TierReviewWorkflow.run,
-                TierReviewInput(policy=policy),
-                id=f"tier-review-hb-page-{uuid.uuid4().hex[:6]}",
-                task_queue=queue,
-            )
-            try:
-                result = await asyncio.wait_for(handle.result(), timeout=bound)
-            except TimeoutError:
-                await handle.terminate("test over")
-                raise AssertionError(
-                    f"the silent page was not retried within {bound:.0f} s "
-                    f"(attempts {[a for a, _ in pages.attempts]})"
-                ) from None
-            finally:
-                # The worker's shutdown waits for the silent attempt's thread.
-                pages.released.set()
-            elapsed = time.monotonic() - started
+        )
+        try:
+            result = await asyncio.wait_for(handle.result(), timeout=bound)
+        except TimeoutError:
+            await handle.terminate("test over")
+            raise AssertionError(
+                f"the silent page was not retried within {bound:.0f} s "
+                f"(attempts {[a for a, _ in pages.attempts]})"
+            ) from None
+        finally:
+            # The worker's shutdown waits for the silent attempt's thread.
+            pages.released.set()
+        elapsed = time.monotonic() - started
     assert [a for a, _ in pages.attempts] == [1, 2]
     assert result.totals.reviewed == 1
     assert elapsed < bound

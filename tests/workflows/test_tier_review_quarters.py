@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -89,8 +89,14 @@ async def save_history(client: Client, workflow_id: str, name: str) -> None:
 
 @asynccontextmanager
 async def review_worker(
-    client: Client, engine: Engine, keyring: KeyRing, signals_via: Client | None = None
+    client: Client,
+    engine: Engine,
+    keyring: KeyRing,
+    signals_via: Client | None = None,
+    evaluate_page: Callable[..., Any] | None = None,
 ) -> AsyncIterator[str]:
+    """A worker of the tier review on a queue of its own; `evaluate_page` stands in for the
+    page activity when a test needs one that misbehaves."""
     queue = f"tier-{uuid.uuid4().hex[:8]}"
     deps = ActivityDeps(engine=engine, cipher=FieldCipher(keyring))
     tiers = TierReviewActivities(deps)
@@ -100,7 +106,7 @@ async def review_worker(
             task_queue=queue,
             workflows=[TierReviewWorkflow, SignalTarget],
             activities=[
-                tiers.evaluate_tier_page,
+                evaluate_page or tiers.evaluate_tier_page,
                 tiers.project_tier_decisions,
                 TierSignalActivities(signals_via or client).signal_tier_changes,
                 PolicyActivities(deps, client).policy_in_force,
